@@ -1,0 +1,86 @@
+/**
+ * The ports the core talks through. Adapters live in functions/adapters/{local,aws,slack}.
+ * Plain interfaces: the core never knows whether it runs on one box or in Lambda.
+ */
+import type { LogBundle, Report, TimelineEntry } from './types.ts';
+
+/** The two host scripts in functions/host/, run locally by bash or remotely by SSM Run Command. */
+export type HostScript = 'snapshot' | 'remediate';
+
+/**
+ * Inputs of a host script. Each becomes an environment variable (`REFLEX_<NAME>` locally, `SSM_<name>`
+ * under SSM) after validation against the patterns in core/validate.ts. Never spliced into command text.
+ */
+export interface HostParams {
+  readonly app: string;
+  readonly pm2Home?: string;
+  readonly pm2User?: string;
+  readonly healthUrl?: string;
+  readonly upstream?: string;
+  readonly nginxConfig?: string;
+  readonly nginxErrorLog?: string;
+  readonly kernelLog?: string;
+  /** snapshot: `full` (default) or `probe` (pm2 + probes only, for verification polls). */
+  readonly sections?: 'full' | 'probe';
+  /** remediate: what to do. */
+  readonly action?: 'restart' | 'start';
+  /** remediate start: the ecosystem file. */
+  readonly ecosystem?: string;
+}
+
+export interface HostRunResult {
+  /** true when the script ran and exited 0. */
+  readonly ok: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** `Success`, `Failed`, `TimedOut`, `Undeliverable`, … for SSM; `exit 0`/`exit 1` locally. */
+  readonly status: string;
+  /** For a human, when not ok: what failed and what to do. Never a raw stack. */
+  readonly error?: string;
+}
+
+export interface HostRunner {
+  run(instanceId: string, script: HostScript, params: HostParams): Promise<HostRunResult>;
+}
+
+export interface LogWindow {
+  readonly start: Date;
+  readonly end: Date;
+}
+
+export interface LogSource {
+  /** Raw lines for one instance over the window. Garbage is the core's to skip, not the adapter's. */
+  fetch(instanceId: string, window: LogWindow): Promise<LogBundle>;
+}
+
+/** Restart history and the per-instance lock; file locally, DynamoDB in AWS. */
+export interface StateStore {
+  /** Takes the instance's remediation lock until `ttlMs` from now; false when someone else holds it. */
+  acquireLock(instanceId: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLock(instanceId: string, owner: string): Promise<void>;
+  /** ISO times of automatic restarts/starts Reflex issued for the instance, oldest first. */
+  restarts(instanceId: string): Promise<string[]>;
+  recordRestart(instanceId: string, at: string): Promise<void>;
+}
+
+/** Live progress of one incident: a terminal line, a Slack update. Failures here never stop a remediation. */
+export interface Progress {
+  step(entry: TimelineEntry): void;
+}
+
+export interface Notifier {
+  /** Sends the final report. Must not throw for a delivery failure: it returns what failed instead. */
+  publish(report: Report): Promise<{ readonly channel: string; readonly ok: boolean; readonly error?: string }[]>;
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The narrow logger the core accepts (Powertools Logger fits it). */
+export interface CoreLogger {
+  debug(message: string, ...extra: unknown[]): void;
+  info(message: string, ...extra: unknown[]): void;
+  warn(message: string, ...extra: unknown[]): void;
+}

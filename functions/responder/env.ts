@@ -1,0 +1,41 @@
+/**
+ * Names of the Lambda's environment variables, defined once: the handler's config parser and the CDK stack
+ * both import them, and the infra tests pin them.
+ */
+export const ENV = {
+  /** PM2 app name on the instances. */
+  appName: 'REFLEX_APP_NAME',
+  /** The OS user that owns PM2 on the instances (SSM runs as root). */
+  pm2User: 'REFLEX_PM2_USER',
+  /** PM2_HOME on the instances; empty: the PM2 user's ~/.pm2. */
+  pm2Home: 'REFLEX_PM2_HOME',
+  /** Ecosystem file on the instances, for `start` when the app is missing; empty: never start. */
+  ecosystem: 'REFLEX_ECOSYSTEM',
+  /** The URL probed through nginx on the instance, e.g. http://127.0.0.1/. */
+  healthUrl: 'REFLEX_HEALTH_URL',
+  /** The app's own address on the instance, e.g. http://127.0.0.1:3000; empty: what nginx proxies to. */
+  upstream: 'REFLEX_UPSTREAM',
+  nginxConfig: 'REFLEX_NGINX_CONFIG',
+  nginxErrorLog: 'REFLEX_NGINX_ERROR_LOG',
+  snapshotDocument: 'REFLEX_SNAPSHOT_DOCUMENT',
+  remediateDocument: 'REFLEX_REMEDIATE_DOCUMENT',
+  topicArn: 'REFLEX_TOPIC_ARN',
+  /** The alarm this responder owns; events of other alarms are ignored. */
+  alarmName: 'REFLEX_ALARM_NAME',
+  /** Alarm period × evaluation periods, seconds: the evidence window and the staleness limit. */
+  windowSeconds: 'REFLEX_WINDOW_SECONDS',
+  accessLogGroup: 'REFLEX_ACCESS_LOG_GROUP',
+  errorLogGroup: 'REFLEX_ERROR_LOG_GROUP',
+  pm2LogGroup: 'REFLEX_PM2_LOG_GROUP',
+  kernelLogGroup: 'REFLEX_KERNEL_LOG_GROUP',
+  /** `true`: diagnose and report, never act. */
+  dryRun: 'REFLEX_DRY_RUN',
+  /** How long verification may poll, seconds; the Lambda timeout leaves margin above it. */
+  verifySeconds: 'REFLEX_VERIFY_SECONDS',
+  /** DynamoDB table for locks, processed events and restart history. */
+  tableName: 'REFLEX_TABLE_NAME',
+  /** Secrets Manager secret holding `{"webhookUrl": …}` or `{"botToken": …, "channel": …}`; empty: no Slack. */
+  slackSecretArn: 'REFLEX_SLACK_SECRET_ARN',
+  maxRestartsPerHour: 'REFLEX_MAX_RESTARTS_PER_HOUR',
+  minMinutesBetweenRestarts: 'REFLEX_MIN_MINUTES_BETWEEN_RESTARTS',
+} as const;
