@@ -1,0 +1,136 @@
+/**
+ * `reflex` — the command line. Wiring only: parse arguments, build adapters, call the core, map the result.
+ *
+ *   reflex respond --local <host.json> [--dry-run] [--json]
+ *   reflex watch   --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]
+ *   reflex demo
+ *
+ * Exit codes: 0 the app serves at the end (or a dry run); 1 it does not, a human must look; 2 bad input.
+ */
+import { parseArgs } from 'node:util';
+import { renderStep, renderText } from '../core/render.ts';
+import { exitCodeFor, respond } from '../core/respond.ts';
+import type { Report } from '../core/types.ts';
+import { InputError } from '../core/validate.ts';
+import { localDeps } from './local.ts';
+import { loadProfile, targetOf } from './profile-file.ts';
+import { watch } from './watch.ts';
+
+const USAGE = `usage:
+  reflex respond --local <host.json> [--dry-run] [--json]
+  reflex watch --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]
+  reflex demo`;
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    switch (command) {
+      case 'respond':
+        return await respondCommand(rest, io);
+      case 'watch':
+        return await watchCommand(rest, io);
+      case 'demo': {
+        const { runDemo } = await import('./demo.ts');
+        return await runDemo(io);
+      }
+      default:
+        throw new InputError(command ? `unknown command "${command}"\n${USAGE}` : USAGE, 'command');
+    }
+  } catch (error) {
+    if (error instanceof InputError || isArgError(error)) {
+      io.err(`reflex: ${(error as Error).message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  readonly color: boolean;
+}
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+  color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+};
+
+async function respondCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { local: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+    strict: true,
+  });
+  const profile = await loadProfile(requireLocal(values.local));
+  const json = values.json === true;
+  const progress = json ? undefined : { step: (entry: Parameters<typeof renderStep>[0]) => io.out(renderStep(entry, { color: io.color })) };
+  const report = await respond(targetOf(profile), localDeps(profile, { ...(progress && { progress }) }), {
+    dryRun: values['dry-run'] === true,
+  });
+  printReport(report, json, io);
+  return exitCodeFor(report);
+}
+
+async function watchCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      local: { type: 'string' },
+      threshold: { type: 'string' },
+      window: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const profile = await loadProfile(requireLocal(values.local));
+  const threshold = wholeNumber('--threshold', values.threshold, 5);
+  const windowSeconds = wholeNumber('--window', values.window, 60);
+  const json = values.json === true;
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  if (!json) io.out(`watching ${profile.nginx.accessLog}: ${threshold} gateway errors (502/503/504) within ${windowSeconds} s open an incident; Ctrl-C to stop`);
+  const progress = json ? undefined : { step: (entry: Parameters<typeof renderStep>[0]) => io.out(renderStep(entry, { color: io.color })) };
+  let lastExit = 0;
+  await watch({
+    accessLog: profile.nginx.accessLog,
+    threshold,
+    windowMs: windowSeconds * 1000,
+    signal: controller.signal,
+    onAlarm: async ({ count }) => {
+      if (!json) io.out(`alarm: ${count} gateway errors within ${windowSeconds} s`);
+      const report = await respond(targetOf(profile), localDeps(profile, { ...(progress && { progress }) }), {
+        dryRun: values['dry-run'] === true,
+      });
+      printReport(report, json, io);
+      lastExit = exitCodeFor(report);
+      return report;
+    },
+  });
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  return lastExit;
+}
+
+function printReport(report: Report, json: boolean, io: Io): void {
+  io.out(json ? JSON.stringify(report) : renderText(report, { color: io.color }));
+}
+
+function requireLocal(path: string | undefined): string {
+  if (!path) throw new InputError(`--local <host.json> is required (only local mode runs from the command line)\n${USAGE}`, '--local');
+  return path;
+}
+
+function wholeNumber(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new InputError(`${flag}: must be a whole number from 1, got "${value.slice(0, 20)}"`, flag);
+  return Number(value);
+}
+
+function isArgError(error: unknown): boolean {
+  return error instanceof TypeError && typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('ERR_PARSE_ARGS');
+}

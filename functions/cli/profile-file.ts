@@ -1,0 +1,71 @@
+/**
+ * Reads and checks a host profile file: everything that can be wrong with it is found here,
+ * before anything runs on the host.
+ */
+import { access, constants, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseProxyConfig } from '../core/evidence/index.ts';
+import { parseProfile, type HostProfile } from '../core/profile.ts';
+import type { RespondTarget } from '../core/respond.ts';
+import { InputError } from '../core/validate.ts';
+
+/** Loads `host.json`, validates it, checks that the files it names can be read, and fills `upstream`. */
+export async function loadProfile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<HostProfile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`${path}: cannot read the host profile (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'profile');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`${path}: not valid JSON (${(error as Error).message})`, 'profile');
+  }
+  const profile = parseProfile(json, { pm2Home: env.PM2_HOME || join(homedir(), '.pm2') });
+
+  const files: [string, string | undefined][] = [
+    ['nginx.accessLog', profile.nginx.accessLog],
+    ['nginx.errorLog', profile.nginx.errorLog],
+    ['nginx.config', profile.nginx.config],
+    ['kernelLog', profile.kernelLog],
+    ['pm2.ecosystem', profile.pm2.ecosystem],
+  ];
+  for (const [field, file] of files) {
+    if (file === undefined) continue;
+    try {
+      await access(file, constants.R_OK);
+    } catch {
+      throw new InputError(`${field}: cannot read ${file}`, field);
+    }
+  }
+  if (profile.upstream !== undefined || profile.nginx.config === undefined) return profile;
+
+  const proxied = parseProxyConfig(await readFile(profile.nginx.config, 'utf8'))?.upstreams[0];
+  if (!proxied) {
+    throw new InputError(`nginx.config: no proxy_pass found in ${profile.nginx.config}; set "upstream" in the profile`, 'nginx.config');
+  }
+  const host = proxied.host.includes(':') ? `[${proxied.host}]` : proxied.host;
+  return { ...profile, upstream: `http://${host}:${proxied.port}` };
+}
+
+/** What `respond` needs to know about the host, from its profile. */
+export function targetOf(profile: HostProfile): RespondTarget {
+  const pm2 = { app: profile.app, pm2Home: profile.pm2.home, ...(profile.pm2.user && { pm2User: profile.pm2.user }) };
+  return {
+    instanceId: profile.instanceId,
+    app: profile.app,
+    ...(profile.upstream && { upstream: profile.upstream }),
+    snapshot: {
+      ...pm2,
+      healthUrl: profile.healthUrl,
+      ...(profile.upstream && { upstream: profile.upstream }),
+      nginxErrorLog: profile.nginx.errorLog,
+      ...(profile.nginx.config && { nginxConfig: profile.nginx.config }),
+      ...(profile.kernelLog && { kernelLog: profile.kernelLog }),
+    },
+    remediate: { ...pm2, ...(profile.pm2.ecosystem && { ecosystem: profile.pm2.ecosystem }) },
+  };
+}

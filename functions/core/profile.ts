@@ -1,0 +1,115 @@
+/**
+ * The host profile (`host.json`) of local mode: validated once, before anything runs.
+ * Pure: the caller reads the file and supplies the defaults that come from the environment.
+ */
+import { InputError, PATTERNS, checkPattern, describe } from './validate.ts';
+import type { RestartBudget } from './policy.ts';
+
+export interface HostProfile {
+  readonly instanceId: string;
+  readonly app: string;
+  readonly pm2: { readonly home: string; readonly ecosystem?: string; readonly user?: string };
+  /** What nginx should reach; undefined: what `nginx.config` proxies to. */
+  readonly upstream?: string;
+  readonly healthUrl: string;
+  readonly nginx: { readonly accessLog: string; readonly errorLog: string; readonly config?: string };
+  /** undefined: the kernel ring buffer. */
+  readonly kernelLog?: string;
+  readonly stateFile?: string;
+  readonly policy?: Partial<RestartBudget>;
+}
+
+export interface ProfileDefaults {
+  /** `$PM2_HOME`, else `~/.pm2`. */
+  readonly pm2Home: string;
+}
+
+type Shape = { readonly [key: string]: 'leaf' | Shape };
+
+const SHAPE: Shape = {
+  instanceId: 'leaf',
+  app: 'leaf',
+  pm2: { home: 'leaf', ecosystem: 'leaf', user: 'leaf' },
+  upstream: 'leaf',
+  healthUrl: 'leaf',
+  nginx: { accessLog: 'leaf', errorLog: 'leaf', config: 'leaf' },
+  kernelLog: 'leaf',
+  stateFile: 'leaf',
+  policy: { maxRestartsPerHour: 'leaf', minMinutesBetweenRestarts: 'leaf' },
+};
+
+/**
+ * Validates a parsed `host.json`. Throws InputError naming the first bad field (`nginx.accessLog: …`).
+ * Unknown fields are errors too: a typo (`healthURL`) must not silently fall back to a default.
+ */
+export function parseProfile(input: unknown, defaults: ProfileDefaults): HostProfile {
+  rejectUnknown(input, SHAPE, '');
+  const root = input as Record<string, unknown>;
+  const pm2 = (root.pm2 ?? {}) as Record<string, unknown>;
+  const nginx = (root.nginx ?? {}) as Record<string, unknown>;
+
+  const instanceId = checkPattern('instanceId', root.instanceId, PATTERNS.localInstanceId, 'an instance id like "local-1" or "i-0abc12345def67890"');
+  const app = checkPattern('app', root.app, PATTERNS.app, 'a PM2 app name (letters, digits, . _ -; at most 64)');
+  const healthUrl = checkPattern('healthUrl', root.healthUrl, PATTERNS.url, 'an http(s) URL through nginx, like "http://127.0.0.1:8080/"');
+  const upstream = optional('upstream', root.upstream, PATTERNS.url, 'the app\'s own URL, like "http://127.0.0.1:3000"');
+  const accessLog = absPath('nginx.accessLog', nginx.accessLog);
+  const errorLog = absPath('nginx.errorLog', nginx.errorLog);
+  const config = optionalPath('nginx.config', nginx.config);
+  if (upstream === undefined && config === undefined) {
+    throw new InputError('upstream: give "upstream" or "nginx.config" (to read proxy_pass from)', 'upstream');
+  }
+  const home = pm2.home === undefined ? defaults.pm2Home : absPath('pm2.home', pm2.home);
+  const ecosystem = optionalPath('pm2.ecosystem', pm2.ecosystem);
+  const user = optional('pm2.user', pm2.user, PATTERNS.pm2User, 'a Unix user name');
+
+  return {
+    instanceId,
+    app,
+    pm2: { home, ...(ecosystem && { ecosystem }), ...(user && { user }) },
+    ...(upstream && { upstream }),
+    healthUrl,
+    nginx: { accessLog, errorLog, ...(config && { config }) },
+    ...(root.kernelLog !== undefined && { kernelLog: absPath('kernelLog', root.kernelLog) }),
+    ...(root.stateFile !== undefined && { stateFile: absPath('stateFile', root.stateFile) }),
+    ...(root.policy !== undefined && { policy: parsePolicy(root.policy as Record<string, unknown>) }),
+  };
+}
+
+function parsePolicy(policy: Record<string, unknown>): Partial<RestartBudget> {
+  const result: { maxRestartsPerHour?: number; minMinutesBetweenRestarts?: number } = {};
+  for (const key of ['maxRestartsPerHour', 'minMinutesBetweenRestarts'] as const) {
+    const value = policy[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) {
+      throw new InputError(`policy.${key}: must be a whole number from 0 to 1000, got ${describe(value)}`, `policy.${key}`);
+    }
+    result[key] = value;
+  }
+  return result;
+}
+
+function rejectUnknown(value: unknown, shape: Shape, prefix: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const where = prefix ? prefix.slice(0, -1) : 'profile';
+    throw new InputError(`${where}: must be a JSON object, got ${describe(value)}`, where);
+  }
+  for (const [key, child] of Object.entries(value)) {
+    const expected = shape[key];
+    if (expected === undefined) {
+      throw new InputError(`${prefix}${key}: unknown field (expected one of: ${Object.keys(shape).join(', ')})`, `${prefix}${key}`);
+    }
+    if (typeof expected === 'object') rejectUnknown(child, expected, `${prefix}${key}.`);
+  }
+}
+
+function absPath(field: string, value: unknown): string {
+  return checkPattern(field, value, PATTERNS.absPath, 'an absolute path (letters, digits, . _ - /)');
+}
+
+function optionalPath(field: string, value: unknown): string | undefined {
+  return value === undefined ? undefined : absPath(field, value);
+}
+
+function optional(field: string, value: unknown, pattern: RegExp, what: string): string | undefined {
+  return value === undefined ? undefined : checkPattern(field, value, pattern, what);
+}

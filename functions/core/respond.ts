@@ -1,0 +1,271 @@
+/**
+ * The use case: one incident on one instance. Gather → diagnose → decide → act → verify → report.
+ * Everything it touches goes through ports, so local mode and Lambda run this same code.
+ */
+import { diagnose } from './diagnosis.ts';
+import { buildEvidence, parseSnapshot, parseUpstreamUrl } from './evidence/index.ts';
+import { DEFAULT_BUDGET, decide, type RestartBudget } from './policy.ts';
+import type { Clock, CoreLogger, HostParams, HostRunResult, HostRunner, LogSource, Progress, StateStore } from './ports.ts';
+import { buildTimeline } from './timeline.ts';
+import type { ActionResult, Decision, Diagnosis, Evidence, HostSnapshot, Outcome, Report, Source, TimelineEntry } from './types.ts';
+import { observe, startVerify } from './verify.ts';
+
+export interface RespondTarget {
+  readonly instanceId: string;
+  readonly app: string;
+  /** Inputs of the snapshot script (app, pm2 home/user, health URL, nginx paths…). */
+  readonly snapshot: HostParams;
+  /** Inputs of the remediate script besides the action (app, pm2 home/user, ecosystem). */
+  readonly remediate: HostParams;
+  /** The app's own URL; undefined: what nginx proxies to. */
+  readonly upstream?: string;
+}
+
+export interface RespondDeps {
+  readonly host: HostRunner;
+  readonly logs: LogSource;
+  readonly clock: Clock;
+  /** Restart history and lock; without one, only this run's own actions count. */
+  readonly state?: StateStore;
+  readonly progress?: Progress;
+  readonly logger?: CoreLogger;
+}
+
+export interface RespondOptions {
+  readonly dryRun?: boolean;
+  /** How far back evidence goes before now. Default 10 min. */
+  readonly lookbackMs?: number;
+  /** How long verification may poll. Default 60 s. */
+  readonly verifyDeadlineMs?: number;
+  /** Pause between verification polls. Default 250 ms. */
+  readonly pollIntervalMs?: number;
+  readonly budget?: RestartBudget;
+  /** Identifies the incident (EventBridge event id, or generated). */
+  readonly incidentId?: string;
+  /** How long the lock is held at most. Default: the verification deadline + 60 s. */
+  readonly lockTtlMs?: number;
+}
+
+const EXIT_OK: ReadonlySet<Outcome> = new Set(['healthy', 'recovered', 'dry_run']);
+
+/** 0 when the app serves at the end (or a dry run), 1 when a human must look. */
+export function exitCodeFor(report: Pick<Report, 'outcome'>): 0 | 1 {
+  return EXIT_OK.has(report.outcome) ? 0 : 1;
+}
+
+/** What `investigate` found out, and what `remediate` needs to carry on. */
+export interface Investigation {
+  readonly target: RespondTarget;
+  readonly incidentId: string;
+  readonly started: Date;
+  /** The responder's own timeline entries so far; `remediate` appends to it. */
+  readonly entries: TimelineEntry[];
+  /** Undefined when no snapshot could be taken. */
+  readonly evidence?: Evidence;
+  readonly diagnosis: Diagnosis;
+  readonly decision: Decision;
+  readonly diagnosedMs: number;
+}
+
+/**
+ * Handles one incident: investigate, then remediate. Never throws for what happens on the host
+ * (failed scripts, unreachable instances): those end as an `escalated` report.
+ */
+export async function respond(target: RespondTarget, deps: RespondDeps, options: RespondOptions = {}): Promise<Report> {
+  return remediate(await investigate(target, deps, options), deps, options);
+}
+
+/** Gathers evidence (logs and a live snapshot, in parallel), diagnoses, and decides. No side effect. */
+export async function investigate(target: RespondTarget, deps: RespondDeps, options: RespondOptions = {}): Promise<Investigation> {
+  const { clock } = deps;
+  const started = clock.now();
+  const incidentId = options.incidentId ?? `${target.instanceId}-${started.toISOString().replace(/[-:.]/g, '')}`;
+  const entries: TimelineEntry[] = [];
+  const say = narrator(entries, deps);
+  const elapsed = (): number => clock.now().getTime() - started.getTime();
+
+  say(`gathering evidence on ${target.instanceId}: logs and a live snapshot`);
+  const window = { start: new Date(started.getTime() - (options.lookbackMs ?? 10 * 60_000)), end: started };
+  const [snapshotRun, logs] = await Promise.all([
+    deps.host.run(target.instanceId, 'snapshot', { ...target.snapshot, sections: 'full' }),
+    deps.logs.fetch(target.instanceId, window).catch((error: unknown) => {
+      say(`could not read logs: ${errorText(error)}; diagnosing from the live snapshot only`);
+      return { accessLines: [], errorLines: [], pm2Lines: [], kernelLines: [] };
+    }),
+  ]);
+  const snapshot = readSnapshot(snapshotRun);
+  if (typeof snapshot === 'string') {
+    say(snapshot);
+    const diagnosis: Diagnosis = {
+      cause: 'unknown',
+      summary: `Reflex could not take a snapshot of ${target.instanceId}: ${snapshot}`,
+      advice: ['Check that the instance is running and reachable (SSM agent online, host scripts installed), then look at it by hand.'],
+      evidence: [],
+    };
+    return { target, incidentId, started, entries, diagnosis, decision: { kind: 'none', reason: 'no snapshot, no safe action' }, diagnosedMs: elapsed() };
+  }
+  const upstream = target.upstream ? parseUpstreamUrl(target.upstream) : undefined;
+  const evidence = buildEvidence({
+    instanceId: target.instanceId,
+    app: target.app,
+    ...(upstream && { upstream }),
+    window: { start: window.start.toISOString(), end: window.end.toISOString() },
+    snapshot,
+    logs,
+  });
+  const diagnosis = diagnose(evidence);
+  const diagnosedMs = elapsed();
+  say(`diagnosed ${diagnosis.cause}: ${diagnosis.summary}`);
+  const restarts = (await deps.state?.restarts(target.instanceId)) ?? [];
+  const decision = decide({
+    diagnosis,
+    evidence,
+    now: clock.now(),
+    restarts,
+    budget: options.budget ?? DEFAULT_BUDGET,
+    canStart: target.remediate.ecosystem !== undefined,
+  });
+  return { target, incidentId, started, entries, evidence, diagnosis, decision, diagnosedMs };
+}
+
+/**
+ * Carries out the decision: under the instance's lock, records the restart before issuing it (so a retry
+ * never repeats it), then verifies until the app serves again, dies again, or the deadline passes.
+ */
+export async function remediate(investigation: Investigation, deps: RespondDeps, options: RespondOptions = {}): Promise<Report> {
+  const { clock, host } = deps;
+  const { target, decision, evidence, diagnosedMs, started, entries } = investigation;
+  let diagnosis = investigation.diagnosis;
+  const say = narrator(entries, deps);
+  const elapsed = (): number => clock.now().getTime() - started.getTime();
+  const finish = (parts: { action: ActionResult; outcome: Outcome; actedMs?: number; recoveredMs?: number }): Report => ({
+    instanceId: target.instanceId,
+    app: target.app,
+    incidentId: investigation.incidentId,
+    startedAt: started.toISOString(),
+    finishedAt: clock.now().toISOString(),
+    diagnosis,
+    action: parts.action,
+    outcome: parts.outcome,
+    timeline: evidence ? buildTimeline(evidence, entries) : [...entries],
+    gatewayErrors: evidence?.gatewayErrors ?? [],
+    timings: {
+      diagnosedMs,
+      ...(parts.actedMs !== undefined && { actedMs: parts.actedMs }),
+      ...(parts.recoveredMs !== undefined && { recoveredMs: parts.recoveredMs }),
+    },
+    skippedLines: evidence?.skippedLines ?? 0,
+  });
+
+  if (decision.kind === 'none' || !evidence) {
+    say(`no action: ${decision.reason}`);
+    return finish({ action: none(decision.reason), outcome: diagnosis.cause === 'healthy' ? 'healthy' : 'escalated' });
+  }
+  if (options.dryRun) {
+    say(`dry run: would ${decision.kind} ${target.app} (${decision.reason})`);
+    return finish({ action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: 'dry_run' });
+  }
+
+  const verifyDeadlineMs = options.verifyDeadlineMs ?? 60_000;
+  const owner = investigation.incidentId;
+  if (deps.state && !(await deps.state.acquireLock(target.instanceId, owner, options.lockTtlMs ?? verifyDeadlineMs + 60_000))) {
+    const reason = 'another remediation of this instance is in progress';
+    say(`no action: ${reason}`);
+    return finish({ action: none(reason), outcome: 'escalated' });
+  }
+  try {
+    await deps.state?.recordRestart(target.instanceId, clock.now().toISOString());
+    const before = evidence.snapshot.processes.find((process) => process.name === target.app);
+    say(`${decision.kind === 'start' ? 'starting' : 'restarting'} ${target.app}: ${decision.reason}`);
+    const actedMs = elapsed();
+    const run = await host.run(target.instanceId, 'remediate', { ...target.remediate, action: decision.kind });
+    if (!run.ok) {
+      const error = run.error ?? `remediate ended with ${run.status}`;
+      say(`${decision.kind} failed: ${error}`);
+      return finish({ action: { kind: decision.kind, executed: true, reason: decision.reason, error }, outcome: 'escalated', actedMs });
+    }
+    const action: ActionResult = { kind: decision.kind, executed: true, reason: decision.reason };
+
+    say(`verifying: waiting for 3 consecutive good probes through nginx (deadline ${Math.round(verifyDeadlineMs / 1000)} s)`);
+    let state = startVerify({ app: target.app, ...(before && { restartTimeAtAction: before.restartTime }) });
+    const deadline = clock.now().getTime() + verifyDeadlineMs;
+    let last: HostSnapshot | undefined;
+    while (clock.now().getTime() < deadline) {
+      const poll = readSnapshot(await host.run(target.instanceId, 'snapshot', { ...target.snapshot, sections: 'probe' }));
+      if (typeof poll !== 'string') {
+        last = poll;
+        const result = observe(state, poll);
+        state = result.state;
+        if (result.verdict === 'recovered') {
+          const recoveredMs = elapsed();
+          say(`recovered: ${target.app} serves through nginx again, ${(recoveredMs / 1000).toFixed(1)} s after the alarm`, 'probe');
+          return finish({ action, outcome: 'recovered', actedMs, recoveredMs });
+        }
+        if (result.verdict === 'crash_loop') {
+          diagnosis = crashLoopAfterRestart(diagnosis, target.app, poll);
+          say(`${target.app} died again right after the ${decision.kind}: crash loop, no further restart`);
+          return finish({ action, outcome: 'escalated', actedMs });
+        }
+      }
+      await clock.sleep(options.pollIntervalMs ?? 250);
+    }
+    const probe = last?.probes.nginx;
+    say(`not recovered within ${Math.round(verifyDeadlineMs / 1000)} s${probe ? ` (last probe through nginx: ${probe.status || probe.error})` : ''}`);
+    return finish({ action, outcome: 'escalated', actedMs });
+  } finally {
+    await deps.state?.releaseLock(target.instanceId, owner).catch((error: unknown) => {
+      deps.logger?.warn('could not release the lock', { error: String(error) });
+    });
+  }
+}
+
+/** Records a responder timeline entry and shows it live; a failing display never stops the response. */
+function narrator(entries: TimelineEntry[], deps: RespondDeps): (message: string, source?: Source) => void {
+  return (message, source = 'responder') => {
+    const entry = { at: deps.clock.now().toISOString(), source, message };
+    entries.push(entry);
+    try {
+      deps.progress?.step(entry);
+    } catch (error) {
+      deps.logger?.warn('progress reporting failed', { error: String(error) });
+    }
+  };
+}
+
+function none(reason: string): ActionResult {
+  return { kind: 'none', executed: false, reason };
+}
+
+/** A parsed snapshot, or a sentence saying why there is none. */
+function readSnapshot(run: HostRunResult): HostSnapshot | string {
+  if (!run.ok) return `snapshot failed: ${run.error ?? run.status}`;
+  try {
+    return parseSnapshot(run.stdout);
+  } catch (error) {
+    return `snapshot unreadable: ${errorText(error)}`;
+  }
+}
+
+function crashLoopAfterRestart(previous: Diagnosis, app: string, snapshot: HostSnapshot): Diagnosis {
+  const process = snapshot.processes.find((candidate) => candidate.name === app);
+  return {
+    cause: 'crash_loop',
+    summary: `${app} died again within seconds of the restart (first diagnosed as ${previous.cause}): it is crash-looping, and another restart would not help.`,
+    advice: [
+      `Read the app's error output: pm2 logs ${app} --err --lines 50`,
+      'Look at what changed last (deploy, configuration, environment, a dependency such as the database).',
+      'Reflex will not restart it again; fix the cause, then pm2 restart it by hand.',
+      ...previous.advice,
+    ],
+    evidence: [
+      ...(process
+        ? [{ source: 'pm2' as const, at: snapshot.takenAt, text: `${app} status ${process.status}, ${process.restartTime} restarts` }]
+        : []),
+      ...previous.evidence,
+    ],
+  };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,93 @@
+/**
+ * The responder's configuration, parsed and checked once at cold start: a missing or invalid
+ * variable fails the cold start with its name, not the third incident.
+ */
+import { PATTERNS } from '../core/validate.ts';
+import { ENV } from './env.ts';
+
+export interface ResponderConfig {
+  readonly appName: string;
+  readonly pm2User?: string;
+  readonly pm2Home?: string;
+  readonly ecosystem?: string;
+  readonly healthUrl: string;
+  readonly upstream?: string;
+  readonly nginxConfig?: string;
+  readonly nginxErrorLog?: string;
+  readonly documents: { readonly snapshot: string; readonly remediate: string };
+  readonly topicArn: string;
+  readonly alarmName: string;
+  readonly windowSeconds: number;
+  readonly logGroups: { readonly access: string; readonly error: string; readonly pm2: string; readonly kernel: string };
+  readonly dryRun: boolean;
+  readonly verifySeconds: number;
+  readonly tableName?: string;
+  readonly slackSecretArn?: string;
+  readonly budget: { readonly maxRestartsPerHour: number; readonly minMinutesBetweenRestarts: number };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+const NAME = /^[A-Za-z0-9._\-/#]{1,512}$/;
+const ARN = /^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:[A-Za-z0-9._\-/:]+$/;
+
+export function parseConfig(env: Record<string, string | undefined>): ResponderConfig {
+  const required = (name: string, pattern: RegExp): string => {
+    const value = env[name];
+    if (value === undefined || value === '') throw new ConfigError(`${name} is not set`);
+    if (!pattern.test(value)) throw new ConfigError(`${name} is invalid`);
+    return value;
+  };
+  const optional = (name: string, pattern: RegExp): string | undefined => (env[name] ? required(name, pattern) : undefined);
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}`);
+    return value;
+  };
+  const dryRun = env[ENV.dryRun] ?? 'false';
+  if (dryRun !== 'true' && dryRun !== 'false') throw new ConfigError(`${ENV.dryRun} must be "true" or "false"`);
+
+  const pm2User = optional(ENV.pm2User, PATTERNS.pm2User);
+  const pm2Home = optional(ENV.pm2Home, PATTERNS.absPath);
+  const ecosystem = optional(ENV.ecosystem, PATTERNS.absPath);
+  const upstream = optional(ENV.upstream, PATTERNS.url);
+  const nginxConfig = optional(ENV.nginxConfig, PATTERNS.absPath);
+  const nginxErrorLog = optional(ENV.nginxErrorLog, PATTERNS.absPath);
+  const tableName = optional(ENV.tableName, NAME);
+  const slackSecretArn = optional(ENV.slackSecretArn, ARN);
+  return {
+    appName: required(ENV.appName, PATTERNS.app),
+    ...(pm2User && { pm2User }),
+    ...(pm2Home && { pm2Home }),
+    ...(ecosystem && { ecosystem }),
+    healthUrl: required(ENV.healthUrl, PATTERNS.url),
+    ...(upstream && { upstream }),
+    ...(nginxConfig && { nginxConfig }),
+    ...(nginxErrorLog && { nginxErrorLog }),
+    documents: { snapshot: required(ENV.snapshotDocument, NAME), remediate: required(ENV.remediateDocument, NAME) },
+    topicArn: required(ENV.topicArn, ARN),
+    alarmName: required(ENV.alarmName, /^[^\u0000-\u001f]{1,255}$/),
+    windowSeconds: integer(ENV.windowSeconds, 300, 60, 86_400),
+    logGroups: {
+      access: required(ENV.accessLogGroup, NAME),
+      error: required(ENV.errorLogGroup, NAME),
+      pm2: required(ENV.pm2LogGroup, NAME),
+      kernel: required(ENV.kernelLogGroup, NAME),
+    },
+    dryRun: dryRun === 'true',
+    verifySeconds: integer(ENV.verifySeconds, 120, 10, 840),
+    ...(tableName && { tableName }),
+    ...(slackSecretArn && { slackSecretArn }),
+    budget: {
+      maxRestartsPerHour: integer(ENV.maxRestartsPerHour, 3, 0, 100),
+      minMinutesBetweenRestarts: integer(ENV.minMinutesBetweenRestarts, 5, 0, 1440),
+    },
+  };
+}

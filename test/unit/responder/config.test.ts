@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../functions/responder/config.ts';
+import { ENV } from '../../../functions/responder/env.ts';
+
+const env = {
+  [ENV.appName]: 'web',
+  [ENV.pm2User]: 'ubuntu',
+  [ENV.healthUrl]: 'http://127.0.0.1/',
+  [ENV.upstream]: 'http://127.0.0.1:3000',
+  [ENV.snapshotDocument]: 'reflex-snapshot',
+  [ENV.remediateDocument]: 'reflex-remediate',
+  [ENV.topicArn]: 'arn:aws:sns:eu-west-1:123456789012:reflex',
+  [ENV.alarmName]: 'reflex-web-gateway-errors',
+  [ENV.accessLogGroup]: '/reflex/web/nginx-access',
+  [ENV.errorLogGroup]: '/reflex/web/nginx-error',
+  [ENV.pm2LogGroup]: '/reflex/web/pm2',
+  [ENV.kernelLogGroup]: '/reflex/web/kernel',
+};
+
+describe('parseConfig', () => {
+  it('reads the environment with defaults', () => {
+    const config = parseConfig({ ...env });
+
+    expect(config).toMatchObject({
+      appName: 'web',
+      pm2User: 'ubuntu',
+      documents: { snapshot: 'reflex-snapshot', remediate: 'reflex-remediate' },
+      windowSeconds: 300,
+      verifySeconds: 120,
+      dryRun: false,
+      budget: { maxRestartsPerHour: 3, minMinutesBetweenRestarts: 5 },
+    });
+  });
+
+  it.each([
+    [ENV.topicArn, undefined, `${ENV.topicArn} is not set`],
+    [ENV.appName, 'web app', `${ENV.appName} is invalid`],
+    [ENV.dryRun, 'yes', `${ENV.dryRun} must be "true" or "false"`],
+    [ENV.verifySeconds, '5', `${ENV.verifySeconds} must be a whole number from 10 to 840`],
+  ])('fails naming %s', (name, value, message) => {
+    expect(() => parseConfig({ ...env, [name]: value })).toThrow(message);
+  });
+});
