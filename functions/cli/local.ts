@@ -1,26 +1,42 @@
 /**
- * Local mode wiring: the host's files, bash running the host scripts, the system clock.
+ * Local mode wiring: the host's files, bash running the host scripts, a state file, the system clock.
  */
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FileStateStore, defaultStatePath } from '../adapters/local/file-state-store.ts';
 import { FileLogSource } from '../adapters/local/log-source.ts';
 import { LocalHostRunner } from '../adapters/local/host-runner.ts';
+import { DEFAULT_BUDGET, type RestartBudget } from '../core/policy.ts';
 import type { Clock, Progress } from '../core/ports.ts';
 import type { HostProfile } from '../core/profile.ts';
 import type { RespondDeps } from '../core/respond.ts';
 
 export const systemClock: Clock = { now: () => new Date(), sleep: (ms) => sleep(ms) };
 
-export function localDeps(profile: HostProfile, options: { progress?: Progress; env?: NodeJS.ProcessEnv } = {}): RespondDeps {
+export interface LocalWiring {
+  readonly deps: RespondDeps;
+  readonly budget: RestartBudget;
+  readonly stateFile: string;
+}
+
+export function localWiring(profile: HostProfile, options: { progress?: Progress; env?: NodeJS.ProcessEnv } = {}): LocalWiring {
+  const env = options.env ?? process.env;
+  const stateFile = profile.stateFile ?? defaultStatePath(profile.instanceId, env, homedir());
   return {
-    host: new LocalHostRunner({ ...(options.env && { env: options.env }) }),
-    logs: new FileLogSource({
-      accessLog: profile.nginx.accessLog,
-      errorLog: profile.nginx.errorLog,
-      pm2Log: join(profile.pm2.home, 'pm2.log'),
-      ...(profile.kernelLog && { kernelLog: profile.kernelLog }),
-    }),
-    clock: systemClock,
-    ...(options.progress && { progress: options.progress }),
+    deps: {
+      host: new LocalHostRunner({ env }),
+      logs: new FileLogSource({
+        accessLog: profile.nginx.accessLog,
+        errorLog: profile.nginx.errorLog,
+        pm2Log: join(profile.pm2.home, 'pm2.log'),
+        ...(profile.kernelLog && { kernelLog: profile.kernelLog }),
+      }),
+      clock: systemClock,
+      state: new FileStateStore(stateFile),
+      ...(options.progress && { progress: options.progress }),
+    },
+    budget: { ...DEFAULT_BUDGET, ...profile.policy },
+    stateFile,
   };
 }

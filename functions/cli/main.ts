@@ -12,7 +12,7 @@ import { renderStep, renderText } from '../core/render.ts';
 import { exitCodeFor, respond } from '../core/respond.ts';
 import type { Report } from '../core/types.ts';
 import { InputError } from '../core/validate.ts';
-import { localDeps } from './local.ts';
+import { localWiring } from './local.ts';
 import { loadProfile, targetOf } from './profile-file.ts';
 import { watch } from './watch.ts';
 
@@ -66,9 +66,8 @@ async function respondCommand(args: string[], io: Io): Promise<number> {
   const profile = await loadProfile(requireLocal(values.local));
   const json = values.json === true;
   const progress = json ? undefined : { step: (entry: Parameters<typeof renderStep>[0]) => io.out(renderStep(entry, { color: io.color })) };
-  const report = await respond(targetOf(profile), localDeps(profile, { ...(progress && { progress }) }), {
-    dryRun: values['dry-run'] === true,
-  });
+  const { deps, budget } = localWiring(profile, { ...(progress && { progress }) });
+  const report = await respond(targetOf(profile), deps, { dryRun: values['dry-run'] === true, budget });
   printReport(report, json, io);
   return exitCodeFor(report);
 }
@@ -103,9 +102,8 @@ async function watchCommand(args: string[], io: Io): Promise<number> {
     signal: controller.signal,
     onAlarm: async ({ count }) => {
       if (!json) io.out(`alarm: ${count} gateway errors within ${windowSeconds} s`);
-      const report = await respond(targetOf(profile), localDeps(profile, { ...(progress && { progress }) }), {
-        dryRun: values['dry-run'] === true,
-      });
+      const { deps, budget } = localWiring(profile, { ...(progress && { progress }) });
+      const report = await respond(targetOf(profile), deps, { dryRun: values['dry-run'] === true, budget });
       printReport(report, json, io);
       lastExit = exitCodeFor(report);
       return report;
@@ -131,6 +129,8 @@ function wholeNumber(flag: string, value: string | undefined, fallback: number):
   return Number(value);
 }
 
+/** node:util parseArgs throws TypeErrors with an ERR_PARSE_ARGS_* code for unknown or malformed options. */
 function isArgError(error: unknown): boolean {
-  return error instanceof TypeError && typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('ERR_PARSE_ARGS');
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof TypeError && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }

@@ -6,7 +6,6 @@ import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayErrorDetector } from '../core/detector.ts';
 import { parseAccessLine } from '../core/evidence/index.ts';
-import type { Report } from '../core/types.ts';
 
 export interface WatchOptions {
   readonly accessLog: string;
@@ -16,7 +15,7 @@ export interface WatchOptions {
   readonly pollMs?: number;
   readonly signal?: AbortSignal;
   /** Runs one incident; watch waits for it before reading on. */
-  readonly onAlarm: (alarm: { at: Date; count: number }) => Promise<Report>;
+  readonly onAlarm: (alarm: { at: Date; count: number }) => Promise<unknown>;
   /** Called when a line is not an access log line (counted, never fatal). */
   readonly onSkipped?: (line: string) => void;
 }

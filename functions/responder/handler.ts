@@ -1,0 +1,70 @@
+/**
+ * The Lambda `responder`: EventBridge (alarm or manual event) → handleEvent. Wiring only.
+ * Configuration is parsed and SDK clients are created once, at cold start; a bad variable fails the cold start.
+ */
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { CloudWatchLogSource, findAffectedInstances } from '../adapters/aws/cloudwatch-logs.ts';
+import { DynamoDbStateStore } from '../adapters/aws/dynamodb-state-store.ts';
+import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
+import { SsmHostRunner } from '../adapters/aws/ssm-runner.ts';
+import { parseConfig } from './config.ts';
+import { handleEvent, type ResponderResult } from './run.ts';
+
+const logger = new Logger({ serviceName: 'reflex' });
+const metrics = new Metrics({ namespace: 'Reflex', serviceName: 'reflex' });
+const config = parseConfig(process.env);
+
+const logsClient = new CloudWatchLogsClient({});
+const ssmClient = new SSMClient({});
+const snsClient = new SNSClient({});
+const store = config.tableName
+  ? new DynamoDbStateStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName: config.tableName })
+  : undefined;
+const host = new SsmHostRunner({ client: ssmClient, documents: config.documents });
+const logs = new CloudWatchLogSource({ client: logsClient, groups: config.logGroups });
+const notifiers = [new SnsNotifier({ client: snsClient, topicArn: config.topicArn })];
+
+const clock = { now: () => new Date(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
+
+async function respondToEvent(event: unknown, context: Context): Promise<ResponderResult> {
+  const result = await handleEvent(event, {
+    config,
+    host,
+    logs,
+    findInstances: async (window) => {
+      const found = await findAffectedInstances({ client: logsClient, accessGroup: config.logGroups.access, window });
+      logger.info('affected instances', { via: found.via, count: found.instances.length, bytesScanned: found.bytesScanned });
+      return found.instances.map((instance) => instance.instanceId);
+    },
+    notifiers,
+    ...(store && { store }),
+    clock,
+    logger,
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
+  if (result.status === 'handled') {
+    for (const incident of result.incidents) {
+      logger.info('incident', { ...incident });
+      const metric = metrics.singleMetric();
+      metric.addDimension('outcome', incident.outcome);
+      metric.addMetric('Incidents', MetricUnit.Count, 1);
+    }
+  } else {
+    logger.info('no incident', { status: result.status });
+  }
+  return result;
+}
+
+export const handler = middy(respondToEvent)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));
