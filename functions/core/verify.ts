@@ -1,0 +1,98 @@
+/**
+ * Verification after a restart/start: a sequence of light snapshots (PM2 + probes). Recovered after a few
+ * consecutive good observations; a crash loop as soon as the app is seen dying again. Pure: the caller polls and
+ * owns the deadline.
+ */
+import { probeOk } from './diagnosis.ts';
+import type { HostSnapshot } from './types.ts';
+
+/** pending: keep polling; recovered: users are served again; crash_loop: the app died again, stop and escalate. */
+export type VerifyVerdict = 'pending' | 'recovered' | 'crash_loop';
+
+/** Plain data, so a caller may keep it anywhere between polls. */
+export interface VerifyState {
+  readonly app: string;
+  readonly requiredPasses: number;
+  /** PM2's restart_time of the app just before the action. */
+  readonly restartTimeAtAction?: number;
+  readonly observations: number;
+  /** Consecutive observations with the app online and nginx answering 2xx/3xx. */
+  readonly passes: number;
+  /** The app was seen online since the action. */
+  readonly seenOnline: boolean;
+  /** restart_time at the first observation that showed the app, the baseline when none was given. */
+  readonly firstRestartTime?: number;
+  /** The last non-zero pid seen, and how often it changed. */
+  readonly lastPid?: number;
+  readonly pidChanges: number;
+  readonly verdict: VerifyVerdict;
+  /** Why the verdict is crash_loop, for a human. */
+  readonly reason?: string;
+}
+
+const DEFAULT_REQUIRED_PASSES = 3;
+/** Extra restarts beyond the action's own that mean PM2 is restarting a dying app. */
+const RESTARTS_FOR_LOOP = 2;
+
+/** The state before the first observation. */
+export function startVerify(baseline: { app: string; restartTimeAtAction?: number; requiredPasses?: number }): VerifyState {
+  const requiredPasses = baseline.requiredPasses ?? DEFAULT_REQUIRED_PASSES;
+  return {
+    app: baseline.app,
+    requiredPasses: Math.max(1, Math.floor(requiredPasses)),
+    ...(baseline.restartTimeAtAction !== undefined && { restartTimeAtAction: baseline.restartTimeAtAction }),
+    observations: 0,
+    passes: 0,
+    seenOnline: false,
+    pidChanges: 0,
+    verdict: 'pending',
+  };
+}
+
+/** Folds one snapshot into the state. A final verdict (recovered, crash_loop) stays final. */
+export function observe(state: VerifyState, snapshot: HostSnapshot): { state: VerifyState; verdict: VerifyVerdict } {
+  if (state.verdict !== 'pending') return { state, verdict: state.verdict };
+  const observations = state.observations + 1;
+  // An unreachable daemon says nothing about the app: neither a pass nor a death.
+  if (!snapshot.pm2Ok) return pending({ ...state, observations, passes: 0 });
+
+  const app = snapshot.processes.find((process) => process.name === state.app);
+  const online = app?.status === 'online';
+  if (state.seenOnline && !online) {
+    return loop({ ...state, observations }, `${state.app} was online after the action, then ${app ? app.status : 'gone from PM2'}`);
+  }
+
+  let next: VerifyState = { ...state, observations, seenOnline: state.seenOnline || online };
+  if (app) {
+    if (next.firstRestartTime === undefined) next = { ...next, firstRestartTime: app.restartTime };
+    if (app.pid > 0) {
+      const changed = next.lastPid !== undefined && next.lastPid !== app.pid;
+      next = { ...next, lastPid: app.pid, pidChanges: next.pidChanges + (changed ? 1 : 0) };
+    }
+    const extra = extraRestarts(next, app.restartTime);
+    if (extra >= RESTARTS_FOR_LOOP) return loop(next, `PM2 restarted ${state.app} ${extra} more times after the action`);
+    if (next.pidChanges > 1) return loop(next, `${state.app} changed pid ${next.pidChanges} times after the action`);
+  }
+
+  const pass = online && probeOk(snapshot.probes.nginx);
+  next = { ...next, passes: pass ? next.passes + 1 : 0 };
+  if (next.passes >= next.requiredPasses) return { state: { ...next, verdict: 'recovered' }, verdict: 'recovered' };
+  return pending(next);
+}
+
+/**
+ * Restarts beyond what the action caused. `pm2 restart` adds one to restart_time when the app was online and
+ * none when it was not, so one is allowed; without a baseline, the first observation is the baseline.
+ */
+function extraRestarts(state: VerifyState, restartTime: number): number {
+  if (state.restartTimeAtAction !== undefined) return Math.max(0, restartTime - state.restartTimeAtAction - 1);
+  return restartTime - (state.firstRestartTime ?? restartTime);
+}
+
+function pending(state: VerifyState): { state: VerifyState; verdict: VerifyVerdict } {
+  return { state, verdict: 'pending' };
+}
+
+function loop(state: VerifyState, reason: string): { state: VerifyState; verdict: VerifyVerdict } {
+  return { state: { ...state, verdict: 'crash_loop', reason }, verdict: 'crash_loop' };
+}
