@@ -1,0 +1,247 @@
+/**
+ * Reflex stack props: defaults, validation at synth, and reading them from CDK context (`-c appName=…`).
+ * A bad value fails `cdk synth` with one error naming the prop, before anything reaches CloudFormation.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IConstruct } from 'constructs';
+import { PATTERNS, describe } from '../functions/core/validate.ts';
+import { AGENT_DEFAULTS } from './cloudwatch-agent.ts';
+import type { ReflexStackProps } from './reflex-stack.ts';
+
+/** A prop (or context value) is invalid. The message names it. */
+export class ReflexPropsError extends Error {
+  constructor(
+    message: string,
+    readonly prop: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'ReflexPropsError';
+  }
+}
+
+/** The tag an instance must carry for Reflex to run commands on it. */
+export interface OptInTag {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** Every prop with its default applied and checked. Optional paths stay `''`: "the script's default". */
+export interface ResolvedReflexProps {
+  readonly appName: string;
+  readonly pm2User: string;
+  readonly pm2Home: string;
+  readonly ecosystemPath: string;
+  readonly healthUrl: string;
+  readonly upstream: string;
+  readonly nginxConfig: string;
+  readonly nginxErrorLog: string;
+  readonly kernelLog: string;
+  readonly optInTag: OptInTag;
+  readonly threshold: number;
+  readonly periodSeconds: number;
+  readonly datapoints: number;
+  readonly dryRun: boolean;
+  readonly verifySeconds: number;
+  readonly logRetention: RetentionDays;
+  readonly slackSecretArn: string;
+  readonly maxRestartsPerHour: number;
+  readonly minMinutesBetweenRestarts: number;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/** The defaults documented on ReflexStackProps. cdk.json repeats the main ones so users see what to change. */
+export const DEFAULTS = {
+  appName: 'web',
+  pm2User: 'ubuntu',
+  healthUrl: 'http://127.0.0.1/',
+  nginxConfig: '/etc/nginx/nginx.conf',
+  nginxErrorLog: AGENT_DEFAULTS.nginxErrorLog,
+  kernelLog: AGENT_DEFAULTS.kernelLog,
+  optInTagKey: 'reflex:managed',
+  optInTagValue: 'true',
+  threshold: 5,
+  periodSeconds: 60,
+  datapoints: 1,
+  dryRun: false,
+  verifySeconds: 120,
+  logRetentionDays: 30,
+  maxRestartsPerHour: 3,
+  minMinutesBetweenRestarts: 5,
+  removalPolicy: 'retain',
+} as const;
+
+/** Lambda's hard limit is 900 s; the responder keeps 60 s above the verification window. */
+export const LAMBDA_MARGIN_SECONDS = 60;
+const MAX_VERIFY_SECONDS = 900 - LAMBDA_MARGIN_SECONDS;
+
+/** The complete ARN of a secret (with the 6-character suffix Secrets Manager adds), so IAM can name it exactly. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}$/;
+/** Tag keys and values as EC2 accepts them (letters, digits, spaces and `_ . : / = + - @`). */
+const TAG_KEY = /^[A-Za-z0-9 _.:/=+@-]{1,128}$/;
+const TAG_VALUE = /^[A-Za-z0-9 _.:/=+@-]{0,256}$/;
+
+const RETENTION_VALUES = new Set<number>(Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'));
+
+function fail(prop: string, what: string, value: unknown): never {
+  throw new ReflexPropsError(`ReflexStack: ${prop} must be ${what}, got ${describe(value)}`, prop);
+}
+
+function pattern(prop: string, value: string, regex: RegExp, what: string): string {
+  if (!regex.test(value)) fail(prop, what, value);
+  return value;
+}
+
+function optionalPattern(prop: string, value: string | undefined, regex: RegExp, what: string): string {
+  if (value === undefined || value === '') return '';
+  return pattern(prop, value, regex, what);
+}
+
+function integer(prop: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) fail(prop, `a whole number from ${min} to ${max}`, value);
+  return value;
+}
+
+/** Applies the defaults and checks every prop; throws ReflexPropsError naming the first bad one. */
+export function resolveProps(props: ReflexStackProps = {}): ResolvedReflexProps {
+  const appName = pattern('appName', props.appName ?? DEFAULTS.appName, PATTERNS.app, 'a PM2 app name (letters, digits, . _ -; 1 to 64)');
+  const pm2User = pattern('pm2User', props.pm2User ?? DEFAULTS.pm2User, PATTERNS.pm2User, 'a Linux user name');
+  const absPath = 'an absolute path (letters, digits, . _ / -)';
+  const url = 'an http(s) URL without spaces or quotes';
+  const optInTag = props.optInTag ?? { key: DEFAULTS.optInTagKey, value: DEFAULTS.optInTagValue };
+  pattern('optInTag.key', optInTag.key, TAG_KEY, 'a tag key (1 to 128 of letters, digits, spaces, _ . : / = + - @)');
+  pattern('optInTag.value', optInTag.value, TAG_VALUE, 'a tag value (up to 256 of letters, digits, spaces, _ . : / = + - @)');
+
+  const periodSeconds = props.periodSeconds ?? DEFAULTS.periodSeconds;
+  // Metric filters publish one-minute data points: a shorter alarm period would only ever see partial minutes.
+  if (!Number.isInteger(periodSeconds) || periodSeconds < 60 || periodSeconds % 60 !== 0 || periodSeconds > 86_400) {
+    fail('periodSeconds', 'a multiple of 60 from 60 to 86400', periodSeconds);
+  }
+  const datapoints = integer('datapoints', props.datapoints ?? DEFAULTS.datapoints, 1, 1440);
+  // CloudWatch caps period × evaluation periods at one day; the responder's window uses the same product.
+  if (periodSeconds * datapoints > 86_400) fail('datapoints', `at most ${86_400 / periodSeconds} with periodSeconds ${periodSeconds}`, datapoints);
+
+  const logRetention = props.logRetention ?? (DEFAULTS.logRetentionDays as RetentionDays);
+  if (!RETENTION_VALUES.has(logRetention)) fail('logRetention', 'a RetentionDays value', logRetention);
+
+  const slackSecretArn = optionalPattern('slackSecretArn', props.slackSecretArn, SECRET_ARN, 'the complete ARN of a Secrets Manager secret (ending in -XXXXXX)');
+
+  return {
+    appName,
+    pm2User,
+    pm2Home: optionalPattern('pm2Home', props.pm2Home, PATTERNS.absPath, absPath),
+    ecosystemPath: optionalPattern('ecosystemPath', props.ecosystemPath, PATTERNS.absPath, absPath),
+    healthUrl: pattern('healthUrl', props.healthUrl ?? DEFAULTS.healthUrl, PATTERNS.url, url),
+    upstream: optionalPattern('upstream', props.upstream, PATTERNS.url, url),
+    nginxConfig: pattern('nginxConfig', props.nginxConfig ?? DEFAULTS.nginxConfig, PATTERNS.absPath, absPath),
+    nginxErrorLog: pattern('nginxErrorLog', props.nginxErrorLog ?? DEFAULTS.nginxErrorLog, PATTERNS.absPath, absPath),
+    kernelLog: pattern('kernelLog', props.kernelLog ?? DEFAULTS.kernelLog, PATTERNS.absPath, absPath),
+    optInTag,
+    threshold: integer('threshold', props.threshold ?? DEFAULTS.threshold, 1, 1_000_000),
+    periodSeconds,
+    datapoints,
+    dryRun: props.dryRun ?? DEFAULTS.dryRun,
+    verifySeconds: integer('verifySeconds', props.verifySeconds ?? DEFAULTS.verifySeconds, 10, MAX_VERIFY_SECONDS),
+    logRetention,
+    slackSecretArn,
+    maxRestartsPerHour: integer('maxRestartsPerHour', props.maxRestartsPerHour ?? DEFAULTS.maxRestartsPerHour, 0, 100),
+    minMinutesBetweenRestarts: integer(
+      'minMinutesBetweenRestarts',
+      props.minMinutesBetweenRestarts ?? DEFAULTS.minMinutesBetweenRestarts,
+      0,
+      1440,
+    ),
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+  };
+}
+
+/** The context keys `infra/app.ts` reads (`npx cdk synth -c appName=shop -c threshold=10`). */
+export const CONTEXT_KEYS = [
+  'appName',
+  'pm2User',
+  'pm2Home',
+  'ecosystemPath',
+  'healthUrl',
+  'upstream',
+  'nginxConfig',
+  'nginxErrorLog',
+  'kernelLog',
+  'optInTagKey',
+  'optInTagValue',
+  'threshold',
+  'periodSeconds',
+  'datapoints',
+  'dryRun',
+  'verifySeconds',
+  'logRetentionDays',
+  'slackSecretArn',
+  'maxRestartsPerHour',
+  'minMinutesBetweenRestarts',
+  'removalPolicy',
+  'account',
+  'region',
+] as const;
+
+/**
+ * Reads the stack props from CDK context. Values given with `-c` arrive as strings, values from cdk.json keep
+ * their JSON type: both are accepted. Absent keys fall back to the stack defaults.
+ */
+export function propsFromContext(scope: IConstruct): ReflexStackProps {
+  const raw = (key: (typeof CONTEXT_KEYS)[number]): unknown => scope.node.tryGetContext(key);
+  const text = (key: (typeof CONTEXT_KEYS)[number]): string | undefined => {
+    const value = raw(key);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') fail(key, 'a string', value);
+    return value;
+  };
+  const number = (key: (typeof CONTEXT_KEYS)[number]): number | undefined => {
+    const value = raw(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    const parsed = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
+    if (!Number.isFinite(parsed)) fail(key, 'a number', value);
+    return parsed;
+  };
+  const boolean = (key: (typeof CONTEXT_KEYS)[number]): boolean | undefined => {
+    const value = raw(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    return fail(key, 'true or false', value);
+  };
+  const removal = text('removalPolicy');
+  if (removal !== undefined && removal !== 'retain' && removal !== 'destroy') fail('removalPolicy', '"retain" or "destroy"', removal);
+  const tagKey = text('optInTagKey');
+  const tagValue = text('optInTagValue');
+  const account = text('account');
+  const region = text('region');
+
+  const props: Record<string, unknown> = {
+    appName: text('appName'),
+    pm2User: text('pm2User'),
+    pm2Home: text('pm2Home'),
+    ecosystemPath: text('ecosystemPath'),
+    healthUrl: text('healthUrl'),
+    upstream: text('upstream'),
+    nginxConfig: text('nginxConfig'),
+    nginxErrorLog: text('nginxErrorLog'),
+    kernelLog: text('kernelLog'),
+    optInTag:
+      tagKey !== undefined || tagValue !== undefined
+        ? { key: tagKey ?? DEFAULTS.optInTagKey, value: tagValue ?? DEFAULTS.optInTagValue }
+        : undefined,
+    threshold: number('threshold'),
+    periodSeconds: number('periodSeconds'),
+    datapoints: number('datapoints'),
+    dryRun: boolean('dryRun'),
+    verifySeconds: number('verifySeconds'),
+    logRetention: number('logRetentionDays'),
+    slackSecretArn: text('slackSecretArn'),
+    maxRestartsPerHour: number('maxRestartsPerHour'),
+    minMinutesBetweenRestarts: number('minMinutesBetweenRestarts'),
+    removalPolicy: removal === undefined ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    // Only an explicit account/region makes the stack environment-specific; otherwise it stays agnostic.
+    env: account !== undefined || region !== undefined ? { account, region } : undefined,
+  };
+  return Object.fromEntries(Object.entries(props).filter(([, value]) => value !== undefined)) as ReflexStackProps;
+}

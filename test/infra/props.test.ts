@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { describe, expect, it } from 'vitest';
+import { CONTEXT_KEYS, DEFAULTS, ReflexPropsError, propsFromContext, resolveProps } from '../../infra/props.ts';
+import type { ReflexStackProps } from '../../infra/reflex-stack.ts';
+
+describe('resolveProps', () => {
+  it('applies the documented defaults', () => {
+    const resolved = resolveProps({});
+    expect(resolved).toMatchObject({
+      appName: 'web',
+      pm2User: 'ubuntu',
+      pm2Home: '',
+      ecosystemPath: '',
+      healthUrl: 'http://127.0.0.1/',
+      optInTag: { key: 'reflex:managed', value: 'true' },
+      threshold: 5,
+      periodSeconds: 60,
+      datapoints: 1,
+      dryRun: false,
+      verifySeconds: 120,
+      logRetention: RetentionDays.ONE_MONTH,
+      slackSecretArn: '',
+      maxRestartsPerHour: 3,
+      minMinutesBetweenRestarts: 5,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  });
+
+  const bad: [string, ReflexStackProps][] = [
+    ['appName', { appName: 'web app' }],
+    ['appName', { appName: '' }],
+    ['pm2User', { pm2User: 'Root' }],
+    ['pm2Home', { pm2Home: 'relative/.pm2' }],
+    ['ecosystemPath', { ecosystemPath: '/srv/$(id)' }],
+    ['healthUrl', { healthUrl: 'ftp://127.0.0.1/' }],
+    ['upstream', { upstream: 'http://127.0.0.1:3000/"' }],
+    ['optInTag.key', { optInTag: { key: '', value: 'true' } }],
+    ['optInTag.value', { optInTag: { key: 'reflex', value: 'a"b' } }],
+    ['threshold', { threshold: 0 }],
+    ['threshold', { threshold: 2.5 }],
+    ['periodSeconds', { periodSeconds: 30 }],
+    ['periodSeconds', { periodSeconds: 90 }],
+    ['datapoints', { datapoints: 0 }],
+    ['datapoints', { periodSeconds: 3600, datapoints: 25 }],
+    ['verifySeconds', { verifySeconds: 841 }],
+    ['verifySeconds', { verifySeconds: 5 }],
+    ['logRetention', { logRetention: 31 as RetentionDays }],
+    ['slackSecretArn', { slackSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:reflex/slack' }],
+    ['maxRestartsPerHour', { maxRestartsPerHour: -1 }],
+    ['minMinutesBetweenRestarts', { minMinutesBetweenRestarts: 1441 }],
+  ];
+
+  it.each(bad)('rejects a bad %s with an error naming it', (prop, props) => {
+    let error: unknown;
+    try {
+      resolveProps(props);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ReflexPropsError);
+    expect((error as ReflexPropsError).prop).toBe(prop);
+    expect((error as ReflexPropsError).message).toContain(`${prop} must be`);
+  });
+
+  it('accepts the largest verification window that still fits Lambda\'s 15 minutes', () => {
+    expect(resolveProps({ verifySeconds: 840 }).verifySeconds).toBe(840);
+  });
+});
+
+describe('propsFromContext', () => {
+  it('reads -c strings as numbers, booleans and the opt-in tag', () => {
+    const app = new App({
+      context: {
+        appName: 'shop',
+        threshold: '10',
+        periodSeconds: '120',
+        dryRun: 'true',
+        optInTagKey: 'team',
+        logRetentionDays: '90',
+        removalPolicy: 'destroy',
+      },
+    });
+    expect(propsFromContext(app)).toEqual({
+      appName: 'shop',
+      threshold: 10,
+      periodSeconds: 120,
+      dryRun: true,
+      optInTag: { key: 'team', value: 'true' },
+      logRetention: RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  });
+
+  it('keeps the stack environment-agnostic unless account or region is given', () => {
+    expect(propsFromContext(new App()).env).toBeUndefined();
+    expect(propsFromContext(new App({ context: { region: 'eu-west-1' } })).env).toEqual({ region: 'eu-west-1' });
+  });
+
+  it('names the context key of a value it cannot read', () => {
+    expect(() => propsFromContext(new App({ context: { threshold: 'five' } }))).toThrow(/threshold must be a number/);
+    expect(() => propsFromContext(new App({ context: { dryRun: 'yes' } }))).toThrow(/dryRun must be true or false/);
+    expect(() => propsFromContext(new App({ context: { removalPolicy: 'keep' } }))).toThrow(/removalPolicy/);
+  });
+});
+
+describe('cdk.json', () => {
+  const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    app: string;
+    context: Record<string, unknown>;
+  };
+
+  it('runs the TypeScript app with tsx', () => {
+    expect(cdkJson.app).toBe('npx tsx infra/app.ts');
+  });
+
+  it('only sets known context keys, to the stack defaults', () => {
+    for (const [key, value] of Object.entries(cdkJson.context)) {
+      expect(CONTEXT_KEYS).toContain(key);
+      expect([key, value]).toEqual([key, DEFAULTS[key as keyof typeof DEFAULTS]]);
+    }
+    expect(resolveProps(propsFromContext(new App({ context: cdkJson.context })))).toEqual(resolveProps({}));
+  });
+});
