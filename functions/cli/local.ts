@@ -4,13 +4,16 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Journal } from '../adapters/incident-journal.ts';
 import { FileStateStore, defaultStatePath } from '../adapters/local/file-state-store.ts';
+import { SlackConfigError, loadSlackConfig } from '../adapters/slack/secrets.ts';
 import { FileLogSource } from '../adapters/local/log-source.ts';
 import { LocalHostRunner } from '../adapters/local/host-runner.ts';
 import { DEFAULT_BUDGET, type RestartBudget } from '../core/policy.ts';
 import type { Clock, Progress } from '../core/ports.ts';
 import type { HostProfile } from '../core/profile.ts';
 import type { RespondDeps } from '../core/respond.ts';
+import { InputError } from '../core/validate.ts';
 
 export const systemClock: Clock = { now: () => new Date(), sleep: (ms) => sleep(ms) };
 
@@ -20,9 +23,21 @@ export interface LocalWiring {
   readonly stateFile: string;
 }
 
+/**
+ * Adapters for one incident on this host. Slack comes from REFLEX_SLACK_WEBHOOK_URL, or REFLEX_SLACK_BOT_TOKEN
+ * with REFLEX_SLACK_CHANNEL; a bad value is bad input (InputError), found before anything runs.
+ */
 export function localWiring(profile: HostProfile, options: { progress?: Progress; env?: NodeJS.ProcessEnv } = {}): LocalWiring {
   const env = options.env ?? process.env;
   const stateFile = profile.stateFile ?? defaultStatePath(profile.instanceId, env, homedir());
+  const state = new FileStateStore(stateFile);
+  let slack;
+  try {
+    slack = loadSlackConfig({ env });
+  } catch (error) {
+    if (error instanceof SlackConfigError) throw new InputError(error.message, 'slack');
+    throw error;
+  }
   return {
     deps: {
       host: new LocalHostRunner({ env }),
@@ -33,7 +48,8 @@ export function localWiring(profile: HostProfile, options: { progress?: Progress
         ...(profile.kernelLog && { kernelLog: profile.kernelLog }),
       }),
       clock: systemClock,
-      state: new FileStateStore(stateFile),
+      state,
+      journal: new Journal({ store: state, ...(slack && { slack }) }),
       ...(options.progress && { progress: options.progress }),
     },
     budget: { ...DEFAULT_BUDGET, ...profile.policy },

@@ -1,13 +1,16 @@
 /**
  * `reflex` — the command line. Wiring only: parse arguments, build adapters, call the core, map the result.
  *
- *   reflex respond --local <host.json> [--dry-run] [--json]
+ *   reflex respond --local <host.json> [--dry-run] [--json] [--report incident.html]
  *   reflex watch   --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]
  *   reflex demo
  *
  * Exit codes: 0 the app serves at the end (or a dry run); 1 it does not, a human must look; 2 bad input.
  */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { renderHtmlReport } from '../core/html-report.ts';
 import { renderStep, renderText } from '../core/render.ts';
 import { exitCodeFor, respond } from '../core/respond.ts';
 import type { Report } from '../core/types.ts';
@@ -17,7 +20,7 @@ import { loadProfile, targetOf } from './profile-file.ts';
 import { watch } from './watch.ts';
 
 const USAGE = `usage:
-  reflex respond --local <host.json> [--dry-run] [--json]
+  reflex respond --local <host.json> [--dry-run] [--json] [--report incident.html]
   reflex watch --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]
   reflex demo`;
 
@@ -60,15 +63,23 @@ const processIo: Io = {
 async function respondCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { local: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+    options: { local: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, report: { type: 'string' } },
     strict: true,
   });
   const profile = await loadProfile(requireLocal(values.local));
+  const htmlPath = values.report === undefined ? undefined : resolve(values.report);
   const json = values.json === true;
   const progress = json ? undefined : { step: (entry: Parameters<typeof renderStep>[0]) => io.out(renderStep(entry, { color: io.color })) };
   const { deps, budget } = localWiring(profile, { ...(progress && { progress }) });
   const report = await respond(targetOf(profile), deps, { dryRun: values['dry-run'] === true, budget });
   printReport(report, json, io);
+  if (htmlPath) {
+    // The incident is over whatever happens here: a failed write is said, not turned into a different exit code.
+    await writeFile(htmlPath, renderHtmlReport(report)).then(
+      () => json || io.out(`incident report written to ${htmlPath}`),
+      (error: NodeJS.ErrnoException) => io.err(`reflex: could not write ${htmlPath} (${error.code ?? error.message})`),
+    );
+  }
   return exitCodeFor(report);
 }
 

@@ -2,6 +2,7 @@
  * The ports the core talks through. Adapters live in functions/adapters/{local,aws,slack}.
  * Plain interfaces: the core never knows whether it runs on one box or in Lambda.
  */
+import type { IncidentPhase } from './incident.ts';
 import type { LogBundle, Report, TimelineEntry } from './types.ts';
 
 /** The two host scripts in functions/host/, run locally by bash or remotely by SSM Run Command. */
@@ -66,6 +67,16 @@ export interface StateStore {
 /** Live progress of one incident: a terminal line, a Slack update. Failures here never stop a remediation. */
 export interface Progress {
   step(entry: TimelineEntry): void;
+}
+
+/**
+ * Follows one incident as it moves: saves the incident record, keeps the Slack message up to date.
+ * `phase` must return quickly (it runs before the restart): slow deliveries are queued, and the `closed`
+ * phase waits for them. It must not throw; a failure is the journal's to log.
+ */
+export interface IncidentJournal {
+  /** Before `closed`, `report` is a draft: its outcome is not decided yet and must not be shown. */
+  phase(phase: IncidentPhase, report: Report): Promise<void>;
 }
 
 export interface Notifier {

@@ -5,7 +5,7 @@
 import { diagnose } from './diagnosis.ts';
 import { buildEvidence, parseSnapshot, parseUpstreamUrl } from './evidence/index.ts';
 import { DEFAULT_BUDGET, decide, type RestartBudget } from './policy.ts';
-import type { Clock, CoreLogger, HostParams, HostRunResult, HostRunner, LogSource, Progress, StateStore } from './ports.ts';
+import type { Clock, CoreLogger, HostParams, HostRunResult, HostRunner, IncidentJournal, LogSource, Progress, StateStore } from './ports.ts';
 import { buildTimeline } from './timeline.ts';
 import type { ActionResult, Decision, Diagnosis, Evidence, HostSnapshot, Outcome, Report, Source, TimelineEntry } from './types.ts';
 import { observe, startVerify } from './verify.ts';
@@ -28,6 +28,8 @@ export interface RespondDeps {
   /** Restart history and lock; without one, only this run's own actions count. */
   readonly state?: StateStore;
   readonly progress?: Progress;
+  /** Incident record and Slack, following each phase. */
+  readonly journal?: IncidentJournal;
   readonly logger?: CoreLogger;
 }
 
@@ -125,37 +127,29 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
     budget: options.budget ?? DEFAULT_BUDGET,
     canStart: target.remediate.ecosystem !== undefined,
   });
-  return { target, incidentId, started, entries, evidence, diagnosis, decision, diagnosedMs };
+  const investigation = { target, incidentId, started, entries, evidence, diagnosis, decision, diagnosedMs };
+  await deps.journal?.phase('diagnosing', reportOf(investigation, { action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: DRAFT }, clock.now()));
+  return investigation;
 }
 
 /**
  * Carries out the decision: under the instance's lock, records the restart before issuing it (so a retry
  * never repeats it), then verifies until the app serves again, dies again, or the deadline passes.
+ * The journal (incident record, Slack) follows each phase; the final report closes it.
  */
 export async function remediate(investigation: Investigation, deps: RespondDeps, options: RespondOptions = {}): Promise<Report> {
+  const report = await carryOut(investigation, deps, options);
+  await deps.journal?.phase('closed', report);
+  return report;
+}
+
+async function carryOut(investigation: Investigation, deps: RespondDeps, options: RespondOptions): Promise<Report> {
   const { clock, host } = deps;
-  const { target, decision, evidence, diagnosedMs, started, entries } = investigation;
+  const { target, decision, evidence, started } = investigation;
   let diagnosis = investigation.diagnosis;
-  const say = narrator(entries, deps);
+  const say = narrator(investigation.entries, deps);
   const elapsed = (): number => clock.now().getTime() - started.getTime();
-  const finish = (parts: { action: ActionResult; outcome: Outcome; actedMs?: number; recoveredMs?: number }): Report => ({
-    instanceId: target.instanceId,
-    app: target.app,
-    incidentId: investigation.incidentId,
-    startedAt: started.toISOString(),
-    finishedAt: clock.now().toISOString(),
-    diagnosis,
-    action: parts.action,
-    outcome: parts.outcome,
-    timeline: evidence ? buildTimeline(evidence, entries) : [...entries],
-    gatewayErrors: evidence?.gatewayErrors ?? [],
-    timings: {
-      diagnosedMs,
-      ...(parts.actedMs !== undefined && { actedMs: parts.actedMs }),
-      ...(parts.recoveredMs !== undefined && { recoveredMs: parts.recoveredMs }),
-    },
-    skippedLines: evidence?.skippedLines ?? 0,
-  });
+  const finish = (parts: ReportParts): Report => reportOf({ ...investigation, diagnosis }, parts, clock.now());
 
   if (decision.kind === 'none' || !evidence) {
     say(`no action: ${decision.reason}`);
@@ -174,7 +168,9 @@ export async function remediate(investigation: Investigation, deps: RespondDeps,
     return finish({ action: none(reason), outcome: 'escalated' });
   }
   try {
+    const issuing: ActionResult = { kind: decision.kind, executed: true, reason: decision.reason };
     await deps.state?.recordRestart(target.instanceId, clock.now().toISOString());
+    await deps.journal?.phase('acting', finish({ action: issuing, outcome: DRAFT }));
     const before = evidence.snapshot.processes.find((process) => process.name === target.app);
     say(`${decision.kind === 'start' ? 'starting' : 'restarting'} ${target.app}: ${decision.reason}`);
     const actedMs = elapsed();
@@ -182,11 +178,11 @@ export async function remediate(investigation: Investigation, deps: RespondDeps,
     if (!run.ok) {
       const error = run.error ?? `remediate ended with ${run.status}`;
       say(`${decision.kind} failed: ${error}`);
-      return finish({ action: { kind: decision.kind, executed: true, reason: decision.reason, error }, outcome: 'escalated', actedMs });
+      return finish({ action: { ...issuing, error }, outcome: 'escalated', actedMs });
     }
-    const action: ActionResult = { kind: decision.kind, executed: true, reason: decision.reason };
 
     say(`verifying: waiting for 3 consecutive good probes through nginx (deadline ${Math.round(verifyDeadlineMs / 1000)} s)`);
+    await deps.journal?.phase('verifying', finish({ action: issuing, outcome: DRAFT, actedMs }));
     let state = startVerify({ app: target.app, ...(before && { restartTimeAtAction: before.restartTime }) });
     const deadline = clock.now().getTime() + verifyDeadlineMs;
     let last: HostSnapshot | undefined;
@@ -199,24 +195,56 @@ export async function remediate(investigation: Investigation, deps: RespondDeps,
         if (result.verdict === 'recovered') {
           const recoveredMs = elapsed();
           say(`recovered: ${target.app} serves through nginx again, ${(recoveredMs / 1000).toFixed(1)} s after the alarm`, 'probe');
-          return finish({ action, outcome: 'recovered', actedMs, recoveredMs });
+          return finish({ action: issuing, outcome: 'recovered', actedMs, recoveredMs });
         }
         if (result.verdict === 'crash_loop') {
           diagnosis = crashLoopAfterRestart(diagnosis, target.app, poll);
           say(`${target.app} died again right after the ${decision.kind}: crash loop, no further restart`);
-          return finish({ action, outcome: 'escalated', actedMs });
+          return finish({ action: issuing, outcome: 'escalated', actedMs });
         }
       }
       await clock.sleep(options.pollIntervalMs ?? 250);
     }
     const probe = last?.probes.nginx;
     say(`not recovered within ${Math.round(verifyDeadlineMs / 1000)} s${probe ? ` (last probe through nginx: ${probe.status || probe.error})` : ''}`);
-    return finish({ action, outcome: 'escalated', actedMs });
+    return finish({ action: issuing, outcome: 'escalated', actedMs });
   } finally {
     await deps.state?.releaseLock(target.instanceId, owner).catch((error: unknown) => {
       deps.logger?.warn('could not release the lock', { error: String(error) });
     });
   }
+}
+
+/** The outcome of a draft report (journal phases before `closed`): not decided yet, never shown. */
+const DRAFT: Outcome = 'escalated';
+
+interface ReportParts {
+  readonly action: ActionResult;
+  readonly outcome: Outcome;
+  readonly actedMs?: number;
+  readonly recoveredMs?: number;
+}
+
+function reportOf(investigation: Investigation, parts: ReportParts, now: Date): Report {
+  const { target, evidence, started, entries } = investigation;
+  return {
+    instanceId: target.instanceId,
+    app: target.app,
+    incidentId: investigation.incidentId,
+    startedAt: started.toISOString(),
+    finishedAt: now.toISOString(),
+    diagnosis: investigation.diagnosis,
+    action: parts.action,
+    outcome: parts.outcome,
+    timeline: evidence ? buildTimeline(evidence, entries) : [...entries],
+    gatewayErrors: evidence?.gatewayErrors ?? [],
+    timings: {
+      diagnosedMs: investigation.diagnosedMs,
+      ...(parts.actedMs !== undefined && { actedMs: parts.actedMs }),
+      ...(parts.recoveredMs !== undefined && { recoveredMs: parts.recoveredMs }),
+    },
+    skippedLines: evidence?.skippedLines ?? 0,
+  };
 }
 
 /** Records a responder timeline entry and shows it live; a failing display never stops the response. */

@@ -17,11 +17,13 @@ import { CloudWatchLogSource, findAffectedInstances } from '../adapters/aws/clou
 import { DynamoDbStateStore } from '../adapters/aws/dynamodb-state-store.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import { SsmHostRunner } from '../adapters/aws/ssm-runner.ts';
+import { loadSlackSecret, type SlackConfig } from '../adapters/slack/secrets.ts';
 import { parseConfig } from './config.ts';
 import { handleEvent, type ResponderResult } from './run.ts';
 
 const logger = new Logger({ serviceName: 'reflex' });
-const metrics = new Metrics({ namespace: 'Reflex', serviceName: 'reflex' });
+// Metrics' own warnings (e.g. nothing to publish for an ignored event) go through the structured logger, not raw stdout.
+const metrics = new Metrics({ namespace: 'Reflex', serviceName: 'reflex', logger });
 const config = parseConfig(process.env);
 
 const logsClient = new CloudWatchLogsClient({});
@@ -34,11 +36,29 @@ const host = new SsmHostRunner({ client: ssmClient, documents: config.documents 
 const logs = new CloudWatchLogSource({ client: logsClient, groups: config.logGroups });
 const notifiers = [new SnsNotifier({ client: snsClient, topicArn: config.topicArn })];
 
+/**
+ * The Slack secret is read once per cold start, on the first event (reading it at import time would make every
+ * cold start pay for it, even when the event is ignored). A failure to read it never stops a remediation: the
+ * report still goes to SNS.
+ */
+let slack: Promise<SlackConfig | undefined> | undefined;
+function slackConfig(): Promise<SlackConfig | undefined> {
+  slack ??= config.slackSecretArn
+    ? loadSlackSecret(config.slackSecretArn).catch((error: unknown) => {
+        logger.warn('Slack is off for this environment: its secret could not be used', { reason: (error as Error).message });
+        return undefined;
+      })
+    : Promise.resolve(undefined);
+  return slack;
+}
+
 const clock = { now: () => new Date(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
 
 async function respondToEvent(event: unknown, context: Context): Promise<ResponderResult> {
+  const slackSettings = await slackConfig();
   const result = await handleEvent(event, {
     config,
+    ...(slackSettings && { slack: slackSettings }),
     host,
     logs,
     findInstances: async (window) => {

@@ -8,6 +8,8 @@ import { investigate, remediate, type Investigation, type RespondTarget } from '
 import { parseTrigger } from '../core/trigger.ts';
 import type { Outcome, Report } from '../core/types.ts';
 import { InputError } from '../core/validate.ts';
+import { Journal } from '../adapters/incident-journal.ts';
+import type { SlackConfig } from '../adapters/slack/secrets.ts';
 import type { ResponderConfig } from './config.ts';
 
 export interface ResponderDeps {
@@ -23,6 +25,9 @@ export interface ResponderDeps {
   /** Milliseconds left before Lambda stops this invocation. */
   readonly remainingMs: () => number;
   readonly progress?: Progress;
+  /** Slack, when configured: one message per incident, kept up to date (bot) or opened and closed (webhook). */
+  readonly slack?: SlackConfig;
+  readonly slackApiUrl?: string;
 }
 
 export type ResponderResult =
@@ -80,24 +85,40 @@ export async function handleEvent(event: unknown, deps: ResponderDeps): Promise<
     ...(trigger.eventId && { incidentId: trigger.eventId }),
   };
 
-  const investigations = await mapLimit(instanceIds, INVESTIGATION_CONCURRENCY, (instanceId) =>
-    investigate(targetFor(config, instanceId), deps, { ...options, incidentId: `${options.incidentId ?? now.getTime()}-${instanceId}` }),
-  );
+  // Each instance is its own incident, with its own journal (incident record, Slack message).
+  const incidentDeps = (): ResponderDeps & { journal: Journal } => ({
+    ...deps,
+    // The core reads the restart budget and the per-instance lock from `state`.
+    ...(deps.store && { state: deps.store }),
+    journal: new Journal({
+      ...(deps.store && { store: deps.store }),
+      ...(deps.slack && { slack: deps.slack }),
+      ...(deps.slackApiUrl && { slackApiUrl: deps.slackApiUrl }),
+      logger,
+      now: () => clock.now(),
+    }),
+  });
+  const investigations = await mapLimit(instanceIds, INVESTIGATION_CONCURRENCY, async (instanceId) => {
+    const own = incidentDeps();
+    const incidentId = `${options.incidentId ?? now.getTime()}-${instanceId}`;
+    return { deps: own, investigation: await investigate(targetFor(config, instanceId), own, { ...options, incidentId }) };
+  });
 
   // Rolling: one instance at a time, verified before the next; a fix that does not work stops the rollout.
   const reports: Report[] = [];
   const notified: { channel: string; ok: boolean }[] = [];
   let halted: string | undefined;
-  for (const investigation of investigations) {
+  for (const { deps: own, investigation } of investigations) {
     const left = deps.remainingMs() - REPORT_MARGIN_MS;
     const verifyDeadlineMs = Math.min(config.verifySeconds * 1000, left - 10_000);
     const stop = halted ?? (verifyDeadlineMs < 10_000 ? 'the Lambda is about to time out' : undefined);
     const report = stop
-      ? await remediate(holdBack(investigation, stop), deps, options)
-      : await remediate(investigation, deps, { ...options, verifyDeadlineMs });
+      ? await remediate(holdBack(investigation, stop), own, options)
+      : await remediate(investigation, own, { ...options, verifyDeadlineMs });
     if (report.action.executed && report.outcome !== 'recovered') halted = `${report.instanceId} did not recover after the ${report.action.kind}`;
     reports.push(report);
     notified.push(...(await publish(report, deps)));
+    if (own.journal.slackDelivery) notified.push({ channel: 'slack', ok: own.journal.slackDelivery.ok });
   }
   return { status: 'handled', incidents: reports.map(summarize), notified };
 }

@@ -57,7 +57,9 @@ export function loadSlackConfig(source: SlackConfigSource): SlackConfig | undefi
     }
     return { kind: 'webhook', url: values.webhookUrl };
   }
-  if ('secretString' in source) {
+  // The stack creates the secret as `{}` for the user to fill: empty means Slack is off. Anything else that
+  // names neither field is a mistake (a typo such as `webhookURL`).
+  if ('secretString' in source && !values.empty) {
     throw new SlackConfigError('Slack secret: must hold "webhookUrl", or "botToken" and "channel"');
   }
   return undefined;
@@ -67,6 +69,8 @@ interface Values {
   readonly webhookUrl?: string;
   readonly botToken?: string;
   readonly channel?: string;
+  /** The secret is `{}`: nothing configured yet. */
+  readonly empty?: boolean;
   /** How each field is called where it came from, for error messages. */
   readonly names: { readonly webhookUrl: string; readonly botToken: string; readonly channel: string };
 }
@@ -91,6 +95,7 @@ function fromSecret(secretString: string): Values {
     webhookUrl: text('webhookUrl'),
     botToken: text('botToken'),
     channel: text('channel'),
+    empty: Object.keys(record).length === 0,
     names: { webhookUrl: 'Slack secret field webhookUrl', botToken: 'Slack secret field botToken', channel: 'Slack secret field channel' },
   };
 }

@@ -25,9 +25,13 @@ describe('loadSlackConfig from the secret', () => {
     expect(config).toEqual({ kind: 'bot', token: TOKEN, channel: 'C0123ABC' });
   });
 
+  it('treats the empty secret the stack creates ({}) as Slack off', () => {
+    expect(loadSlackConfig({ secretString: '{}' })).toBeUndefined();
+  });
+
   it.each([
     ['not JSON', `{"webhookUrl": "${WEBHOOK}"`, 'Slack secret: must be a JSON object'],
-    ['empty object', '{}', 'Slack secret: must hold "webhookUrl", or "botToken" and "channel"'],
+    ['misspelt field', JSON.stringify({ webhookURL: WEBHOOK }), 'Slack secret: must hold "webhookUrl", or "botToken" and "channel"'],
     ['token without channel', JSON.stringify({ botToken: TOKEN }), 'Slack secret field channel: required with a bot token'],
     ['bad token', JSON.stringify({ botToken: 'verysecretvalue', channel: 'C1' }), 'Slack secret field botToken: must be a Slack bot token (xoxb-…)'],
     ['plain http webhook', JSON.stringify({ webhookUrl: 'http://hooks.slack.com/verysecretvalue' }), 'Slack secret field webhookUrl: must be an https URL'],

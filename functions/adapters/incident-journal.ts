@@ -1,0 +1,117 @@
+/**
+ * The IncidentJournal of both modes: saves the incident record at each phase (so a run that follows a timed-out
+ * one knows what was already done, and which Slack message to update) and keeps Slack up to date.
+ */
+import { withoutUndefined, type IncidentPhase, type IncidentRecord, type IncidentStore } from '../core/incident.ts';
+import type { CoreLogger, IncidentJournal } from '../core/ports.ts';
+import type { Report } from '../core/types.ts';
+import { BotNotifier } from './slack/bot-notifier.ts';
+import type { SlackConfig } from './slack/secrets.ts';
+import { WebhookNotifier } from './slack/webhook-notifier.ts';
+import type { SlackDelivery } from './slack/delivery.ts';
+
+export interface JournalOptions {
+  readonly store?: IncidentStore;
+  readonly slack?: SlackConfig;
+  /** Tests point the bot client at a local server. */
+  readonly slackApiUrl?: string;
+  readonly logger?: CoreLogger;
+  readonly now?: () => Date;
+}
+
+export class Journal implements IncidentJournal {
+  readonly #options: JournalOptions;
+  readonly #now: () => Date;
+  #slack: WebhookNotifier | BotNotifier | undefined;
+  /** The message opened so far (queued): later phases update it; `closed` waits for all of them. */
+  #pending: Promise<SlackDelivery | undefined> = Promise.resolve(undefined);
+  #opened = false;
+  #started = false;
+  #record: IncidentRecord | undefined;
+  #last: SlackDelivery | undefined;
+
+  constructor(options: JournalOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** What the last Slack delivery said (after `closed`). */
+  get slackDelivery(): SlackDelivery | undefined {
+    return this.#last;
+  }
+
+  async phase(phase: IncidentPhase, report: Report): Promise<void> {
+    if (!this.#started) {
+      this.#started = true;
+      const previous = await this.#load(report.instanceId);
+      // A run that follows an unfinished one for the same incident carries on its record and Slack message.
+      if (previous?.incidentId === report.incidentId) this.#record = previous;
+    }
+    this.#slackPhase(phase, report);
+    if (phase === 'closed') this.#last = await this.#pending;
+    await this.#save(phase, report);
+  }
+
+  /** Slack calls are queued, never awaited here: a slow Slack must not delay the restart. */
+  #slackPhase(phase: IncidentPhase, report: Report): void {
+    const config = this.#options.slack;
+    if (!config) return;
+    if (!this.#slack) {
+      const message = this.#record?.slack;
+      this.#slack =
+        config.kind === 'bot'
+          ? new BotNotifier({ token: config.token, channel: config.channel, ...(message && { message }), ...(this.#options.slackApiUrl && { slackApiUrl: this.#options.slackApiUrl }) })
+          : new WebhookNotifier({ url: config.url });
+    }
+    const slack = this.#slack;
+    const first = !this.#opened;
+    this.#opened = true;
+    const send = (): Promise<SlackDelivery> => {
+      if (phase === 'closed') return slack.close(report);
+      if (slack instanceof BotNotifier) return first ? slack.open(report, phase) : slack.update(phase, report);
+      // A webhook cannot edit: one message when the incident opens, one when it ends.
+      return first ? slack.open(report) : Promise.resolve({ channel: 'slack', ok: true });
+    };
+    this.#pending = this.#pending.then(send).then((delivery) => {
+      if (!delivery.ok) this.#options.logger?.warn('Slack delivery failed', { phase, error: delivery.error });
+      return delivery;
+    });
+  }
+
+  async #load(instanceId: string): Promise<IncidentRecord | undefined> {
+    try {
+      return await this.#options.store?.loadIncident(instanceId);
+    } catch (error) {
+      this.#options.logger?.warn('could not read the incident record', { error: String(error) });
+      return undefined;
+    }
+  }
+
+  async #save(phase: IncidentPhase, report: Report): Promise<void> {
+    const store = this.#options.store;
+    if (!store) return;
+    const now = this.#now().toISOString();
+    const before = this.#record;
+    const message = (this.#slack instanceof BotNotifier ? this.#slack.message : undefined) ?? before?.slack;
+    const issued = phase === 'acting' ? { actionKind: report.action.kind, actionIssuedAt: now } : {};
+    const record: IncidentRecord = withoutUndefined({
+      incidentId: report.incidentId,
+      instanceId: report.instanceId,
+      openedAt: before?.openedAt ?? now,
+      updatedAt: now,
+      phase,
+      cause: report.diagnosis.cause,
+      actionKind: before?.actionKind,
+      actionIssuedAt: before?.actionIssuedAt,
+      ...issued,
+      outcome: phase === 'closed' ? report.outcome : undefined,
+      slack: message,
+    });
+    this.#record = record;
+    try {
+      await store.saveIncident(record);
+    } catch (error) {
+      this.#options.logger?.warn('could not save the incident record', { phase, error: String(error) });
+    }
+  }
+}
