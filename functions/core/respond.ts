@@ -168,12 +168,29 @@ async function carryOut(investigation: Investigation, deps: RespondDeps, options
     return finish({ action: none(reason), outcome: 'escalated' });
   }
   try {
+    // The decision read the restart history before the lock: another run may have restarted the app since (a
+    // rolling fleet remediates minutes after investigating). Under the lock, the history is current.
+    if (deps.state) {
+      const current = decide({
+        diagnosis,
+        evidence,
+        now: clock.now(),
+        restarts: await deps.state.restarts(target.instanceId),
+        budget: options.budget ?? DEFAULT_BUDGET,
+        canStart: target.remediate.ecosystem !== undefined,
+      });
+      if (current.kind === 'none') {
+        say(`no action: ${current.reason}`);
+        return finish({ action: none(current.reason), outcome: 'escalated' });
+      }
+    }
     const issuing: ActionResult = { kind: decision.kind, executed: true, reason: decision.reason };
     await deps.state?.recordRestart(target.instanceId, clock.now().toISOString());
     await deps.journal?.phase('acting', finish({ action: issuing, outcome: DRAFT }));
     const before = evidence.snapshot.processes.find((process) => process.name === target.app);
     say(`${decision.kind === 'start' ? 'starting' : 'restarting'} ${target.app}: ${decision.reason}`);
-    const actedMs = elapsed();
+    const actedAt = clock.now();
+    const actedMs = actedAt.getTime() - started.getTime();
     const run = await host.run(target.instanceId, 'remediate', { ...target.remediate, action: decision.kind });
     if (!run.ok) {
       const error = run.error ?? `remediate ended with ${run.status}`;
@@ -183,7 +200,7 @@ async function carryOut(investigation: Investigation, deps: RespondDeps, options
 
     say(`verifying: waiting for 3 consecutive good probes through nginx (deadline ${Math.round(verifyDeadlineMs / 1000)} s)`);
     await deps.journal?.phase('verifying', finish({ action: issuing, outcome: DRAFT, actedMs }));
-    let state = startVerify({ app: target.app, ...(before && { restartTimeAtAction: before.restartTime }) });
+    let state = startVerify({ app: target.app, actedAt: actedAt.toISOString(), ...(before && { restartTimeAtAction: before.restartTime }) });
     const deadline = clock.now().getTime() + verifyDeadlineMs;
     let last: HostSnapshot | undefined;
     while (clock.now().getTime() < deadline) {

@@ -15,6 +15,8 @@ export interface VerifyState {
   readonly requiredPasses: number;
   /** PM2's restart_time of the app just before the action. */
   readonly restartTimeAtAction?: number;
+  /** When the action was issued (ISO). */
+  readonly actedAt?: string;
   readonly observations: number;
   /** Consecutive observations with the app online and nginx answering 2xx/3xx. */
   readonly passes: number;
@@ -35,12 +37,13 @@ const DEFAULT_REQUIRED_PASSES = 3;
 const RESTARTS_FOR_LOOP = 2;
 
 /** The state before the first observation. */
-export function startVerify(baseline: { app: string; restartTimeAtAction?: number; requiredPasses?: number }): VerifyState {
+export function startVerify(baseline: { app: string; restartTimeAtAction?: number; actedAt?: string; requiredPasses?: number }): VerifyState {
   const requiredPasses = baseline.requiredPasses ?? DEFAULT_REQUIRED_PASSES;
   return {
     app: baseline.app,
     requiredPasses: Math.max(1, Math.floor(requiredPasses)),
     ...(baseline.restartTimeAtAction !== undefined && { restartTimeAtAction: baseline.restartTimeAtAction }),
+    ...(baseline.actedAt !== undefined && { actedAt: baseline.actedAt }),
     observations: 0,
     passes: 0,
     seenOnline: false,
@@ -60,6 +63,11 @@ export function observe(state: VerifyState, snapshot: HostSnapshot): { state: Ve
   const online = app?.status === 'online';
   if (state.seenOnline && !online) {
     return loop({ ...state, observations }, `${state.app} was online after the action, then ${app ? app.status : 'gone from PM2'}`);
+  }
+  // An app that dies within a poll interval of its start is never seen online: PM2's start time tells. (Host and
+  // responder clocks are NTP-synced; PM2 stamps the start after the restart command began, which leaves margin.)
+  if (app && diedSince(app.status) && state.actedAt !== undefined && app.startedAt !== undefined && app.startedAt >= state.actedAt) {
+    return loop({ ...state, observations }, `${state.app} started after the action (${app.startedAt}) and is ${app.status} again`);
   }
 
   let next: VerifyState = { ...state, observations, seenOnline: state.seenOnline || online };
@@ -87,6 +95,10 @@ export function observe(state: VerifyState, snapshot: HostSnapshot): { state: Ve
 function extraRestarts(state: VerifyState, restartTime: number): number {
   if (state.restartTimeAtAction !== undefined) return Math.max(0, restartTime - state.restartTimeAtAction - 1);
   return restartTime - (state.firstRestartTime ?? restartTime);
+}
+
+function diedSince(status: string): boolean {
+  return status === 'stopped' || status === 'errored';
 }
 
 function pending(state: VerifyState): { state: VerifyState; verdict: VerifyVerdict } {

@@ -53,6 +53,8 @@ export function pm2Item(overrides: {
   exitCode?: number | null;
   port?: string;
   hostname?: string;
+  /** When PM2 last started it (pm_uptime), ISO. */
+  startedAt?: string;
 } = {}): Pm2Item {
   return {
     name: overrides.name ?? 'web',
@@ -63,7 +65,7 @@ export function pm2Item(overrides: {
       status: overrides.status ?? 'online',
       restart_time: overrides.restartTime ?? 0,
       unstable_restarts: overrides.unstableRestarts ?? 0,
-      pm_uptime: Date.parse('2026-11-24T08:00:00.000Z'),
+      pm_uptime: Date.parse(overrides.startedAt ?? '2026-11-24T08:00:00.000Z'),
       exit_code: overrides.exitCode === undefined ? 0 : overrides.exitCode,
       exec_mode: 'fork_mode',
       autorestart: true,

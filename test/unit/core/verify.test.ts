@@ -7,7 +7,7 @@ const NGINX_200 = probeLine('http://127.0.0.1:8080/', 200, 0.012);
 const NGINX_502 = probeLine('http://127.0.0.1:8080/', 502, 0.004);
 
 /** A light verification poll: PM2 and the probes, as `REFLEX_SECTIONS=probe` prints them. */
-function poll(app: { status?: string; pid?: number; restartTime?: number } | 'missing' | 'pm2 down', nginx = NGINX_200): HostSnapshot {
+function poll(app: { status?: string; pid?: number; restartTime?: number; startedAt?: string } | 'missing' | 'pm2 down', nginx = NGINX_200): HostSnapshot {
   const pm2 = app === 'pm2 down' ? { error: 'connect ENOENT /home/web/.pm2/rpc.sock' } : app === 'missing' ? [] : [pm2Item(app)];
   return snapshotOf({ pm2, probeNginx: nginx, appPids: [], listeners: [], nginxProxy: [], pm2Log: [], deploy: [], memory: undefined });
 }
@@ -24,6 +24,31 @@ function run(state: VerifyState, snapshots: HostSnapshot[]): { state: VerifyStat
 }
 
 describe('verify', () => {
+  it('calls a crash loop when the app started after the action and is down again, though never seen online', () => {
+    // Prepare
+    const state = startVerify({ app: 'web', actedAt: '2026-11-24T10:05:01.000Z' });
+    const died = poll({ pid: 0, status: 'stopped', startedAt: '2026-11-24T10:05:01.400Z' }, NGINX_502);
+
+    // Act
+    const { verdict, state: last } = observe(state, died);
+
+    // Assess
+    expect(verdict).toBe('crash_loop');
+    expect(last.reason).toContain('started after the action');
+  });
+
+  it('keeps waiting while the app is still down from before the action', () => {
+    // Prepare
+    const state = startVerify({ app: 'web', actedAt: '2026-11-24T10:05:01.000Z' });
+    const stillDown = poll({ pid: 0, status: 'stopped', startedAt: '2026-11-24T09:00:00.000Z' }, NGINX_502);
+
+    // Act
+    const { verdict } = observe(state, stillDown);
+
+    // Assess
+    expect(verdict).toBe('pending');
+  });
+
   it('recovers after three consecutive good observations', () => {
     // Prepare
     const state = startVerify({ app: 'web', restartTimeAtAction: 4 });
