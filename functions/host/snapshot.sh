@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Reflex host snapshot (format version 1, see functions/host/README.md): a live picture of one host.
+# Runs locally under bash and remotely under SSM Run Command (as root). Read-only: it never starts,
+# stops or changes anything, and never lets the pm2 CLI spawn a daemon.
+# Inputs are REFLEX_* environment variables, checked before anything runs; none is spliced into command text.
+set -euo pipefail
+export LC_ALL=C
+
+invalid() {
+  echo "reflex: invalid $1" >&2
+  exit 2
+}
+
+# The patterns of functions/core/validate.ts, in POSIX ERE. In a bracket expression `]` must come first.
+re_app='^[A-Za-z0-9._-]{1,64}$'
+re_path='^/[A-Za-z0-9._/-]{0,255}$'
+re_user='^[a-z_][a-z0-9_-]{0,31}$'
+re_url='^https?://[]A-Za-z0-9.:[_-]{1,255}(/[A-Za-z0-9._~/?&=%+-]{0,512})?$'
+
+# check NAME PATTERN: an empty or unset optional variable means "use the default".
+check() {
+  local value="${!1:-}"
+  [[ -z "$value" || "$value" =~ $2 ]] || invalid "$1"
+}
+
+[[ "${REFLEX_APP:-}" =~ $re_app ]] || invalid REFLEX_APP
+check REFLEX_PM2_HOME "$re_path"
+check REFLEX_PM2_USER "$re_user"
+check REFLEX_HEALTH_URL "$re_url"
+check REFLEX_UPSTREAM "$re_url"
+check REFLEX_NGINX_CONFIG "$re_path"
+check REFLEX_NGINX_ERROR_LOG "$re_path"
+check REFLEX_KERNEL_LOG "$re_path"
+check REFLEX_SECTIONS '^(full|probe)$'
+check REFLEX_PROBE_TIMEOUT '^[0-9]{1,2}$'
+
+app="$REFLEX_APP"
+pm2_user="${REFLEX_PM2_USER:-}"
+sections="${REFLEX_SECTIONS:-full}"
+probe_timeout="${REFLEX_PROBE_TIMEOUT:-3}"
+[[ "$probe_timeout" -gt 0 ]] || probe_timeout=3
+
+if [[ -n "${REFLEX_PM2_HOME:-}" ]]; then
+  pm2_home="$REFLEX_PM2_HOME"
+elif [[ -n "$pm2_user" ]]; then
+  user_home="$(getent passwd "$pm2_user" | cut -d: -f6)" || invalid REFLEX_PM2_USER
+  [[ -n "$user_home" ]] || invalid REFLEX_PM2_USER
+  pm2_home="$user_home/.pm2"
+else
+  pm2_home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.pm2"
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# Every line is cut to 300 characters (SSM returns only the first 24,000 characters of stdout).
+cut300() { cut -c1-300; }
+
+# pm2 as the PM2 user (SSM runs as root; PM2 lives under the app user's home), else as the current user.
+if [[ -n "$pm2_user" ]]; then
+  pm2_cmd=(runuser -u "$pm2_user" -- env PM2_HOME="$pm2_home" pm2)
+else
+  pm2_cmd=(env PM2_HOME="$pm2_home" pm2)
+fi
+
+# The pm2 CLI spawns a daemon when none answers: a dead daemon is evidence, so look before asking.
+daemon_alive() {
+  local pid state
+  [[ -r "$pm2_home/pm2.pid" ]] || return 1
+  pid="$(tr -dc '0-9' <"$pm2_home/pm2.pid")"
+  [[ -n "$pid" ]] || return 1
+  # A zombie (state Z) answers kill -0 but is dead.
+  state="$(ps -o stat= -p "$pid" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z* ]]
+}
+
+# Reduces `pm2 jlist` (stdin) to the fields Reflex may read. pm2_env.env holds the app's whole environment
+# (secrets): only PORT and HOSTNAME are copied. Prints the JSON line, then `pids=`, `pm2_started_at=` and
+# `build_id_mtime=` lines for the app named by REFLEX_APP.
+# shellcheck disable=SC2016 # the node program is single-quoted on purpose: nothing is interpolated into it
+reducer='
+const fs = require("fs");
+const app = process.env.REFLEX_APP;
+let input = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", () => {
+  // pm2 may print notices before the JSON; jlist itself is one line.
+  const line = input.split("\n").reverse().find((l) => l.startsWith("["));
+  let list;
+  try {
+    list = JSON.parse(line);
+  } catch {
+    console.log(JSON.stringify({ error: "pm2 jlist output is not JSON" }));
+    return;
+  }
+  const reduce = (p) => {
+    const e = p.pm2_env || {};
+    const env = e.env || {};
+    const pick = (key) => (typeof env[key] === "string" || typeof env[key] === "number" ? String(env[key]) : undefined);
+    return {
+      name: p.name,
+      pm_id: p.pm_id,
+      pid: p.pid,
+      monit: { memory: (p.monit || {}).memory, cpu: (p.monit || {}).cpu },
+      pm2_env: {
+        status: e.status,
+        restart_time: e.restart_time,
+        unstable_restarts: e.unstable_restarts,
+        pm_uptime: e.pm_uptime,
+        exit_code: e.exit_code,
+        exec_mode: e.exec_mode,
+        autorestart: e.autorestart,
+        pm_cwd: e.pm_cwd,
+        env: { PORT: pick("PORT"), HOSTNAME: pick("HOSTNAME") },
+      },
+    };
+  };
+  // The app first, then the others, bounded: the snapshot must stay small.
+  const mine = list.filter((p) => p.name === app);
+  const others = list.filter((p) => p.name !== app);
+  console.log(JSON.stringify([...mine, ...others].slice(0, 12).map(reduce)));
+  console.log("pids=" + mine.map((p) => p.pid).filter((pid) => pid > 0).join(" "));
+  const first = mine[0];
+  if (!first) return;
+  const e = first.pm2_env || {};
+  if (e.pm_uptime > 0) console.log("pm2_started_at=" + new Date(e.pm_uptime).toISOString());
+  if (typeof e.pm_cwd === "string") {
+    try {
+      console.log("build_id_mtime=" + fs.statSync(e.pm_cwd + "/.next/BUILD_ID").mtime.toISOString());
+    } catch {
+      // Not a Next.js build directory, or no build yet: no marker.
+    }
+  }
+});
+'
+
+# pm2.out: the reduced list and markers, or one {"error":…} line.
+collect_pm2() {
+  local raw="$work/pm2.raw" code=0
+  if ! daemon_alive; then
+    echo '{"error":"PM2 daemon not running"}' >"$work/pm2.out"
+    return 0
+  fi
+  timeout 20 "${pm2_cmd[@]}" jlist >"$raw" 2>/dev/null || code=$?
+  if [[ "$code" -ne 0 ]]; then
+    echo "{\"error\":\"pm2 jlist failed (exit $code)\"}" >"$work/pm2.out"
+    return 0
+  fi
+  REFLEX_APP="$app" node -e "$reducer" <"$raw" >"$work/pm2.out" 2>/dev/null ||
+    echo '{"error":"could not reduce pm2 jlist"}' >"$work/pm2.out"
+}
+
+# probe NAME URL: curl's status and time, then its exit code (7 refused, 28 timeout, 52 empty reply, 56 reset).
+probe() {
+  local out code=0
+  out="$(curl -g -s -o /dev/null -m "$probe_timeout" -w 'code=%{http_code} time=%{time_total}' "$2")" || code=$?
+  echo "url=$2 $out exit=$code" | cut300 >"$work/probe-$1"
+}
+
+# The path (and query) of the health URL, appended to the upstream so both probes ask for the same page.
+health_path() {
+  local rest="${REFLEX_HEALTH_URL:-}"
+  rest="${rest#*://}"
+  if [[ "$rest" == */* ]]; then echo "/${rest#*/}"; else echo "/"; fi
+}
+
+# Slow parts first, concurrently: pm2 (one CLI call) and the probes.
+collect_pm2 &
+pids=("$!")
+if [[ -n "${REFLEX_HEALTH_URL:-}" ]]; then
+  probe nginx "$REFLEX_HEALTH_URL" &
+  pids+=("$!")
+fi
+if [[ -n "${REFLEX_UPSTREAM:-}" ]]; then
+  probe upstream "${REFLEX_UPSTREAM%/}$(health_path)" &
+  pids+=("$!")
+fi
+
+if [[ "$sections" == full ]]; then
+  ss -tlnpH 2>/dev/null | sed 's/[[:space:]]*$//' | head -n 40 | cut300 >"$work/listeners" || true
+
+  # nginx -T prints the effective configuration with its includes; without it, the file itself.
+  proxy_filter() {
+    sed -e 's/#.*$//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' |
+      grep -E '^(proxy_pass|upstream|server|proxy_read_timeout|proxy_connect_timeout)([[:space:]]|;|$)|^}$' |
+      head -n 120 | cut300
+  }
+  # (Not an empty array: bash 4.2, on Amazon Linux 2, calls "${empty[@]}" unbound under set -u.)
+  config_args=(-T)
+  [[ -n "${REFLEX_NGINX_CONFIG:-}" ]] && config_args+=(-c "$REFLEX_NGINX_CONFIG")
+  if command -v nginx >/dev/null && nginx "${config_args[@]}" >"$work/nginx-t" 2>/dev/null; then
+    proxy_filter <"$work/nginx-t" >"$work/proxy" || true
+  elif [[ -n "${REFLEX_NGINX_CONFIG:-}" && -r "$REFLEX_NGINX_CONFIG" ]]; then
+    proxy_filter <"$REFLEX_NGINX_CONFIG" >"$work/proxy" || true
+  fi
+
+  if [[ -n "${REFLEX_NGINX_ERROR_LOG:-}" && -r "$REFLEX_NGINX_ERROR_LOG" ]]; then
+    tail -n 20 "$REFLEX_NGINX_ERROR_LOG" | cut300 >"$work/nginx-error" || true
+  fi
+  if [[ -r "$pm2_home/pm2.log" ]]; then
+    # The daemon's start banner (`=====`, `PM2 home : …`) would crowd out app events; its `New PM2 Daemon started` line stays.
+    tail -n 200 "$pm2_home/pm2.log" | grep -Ev 'PM2 log: (=+$|[A-Z][A-Za-z0-9 .]* +: )' | tail -n 20 | cut300 >"$work/pm2-log" || true
+  fi
+
+  oom_lines() { grep -E 'Killed process [0-9]+|Kill process [0-9]+' | tail -n 5 | cut300; }
+  if [[ -n "${REFLEX_KERNEL_LOG:-}" ]]; then
+    if [[ -r "$REFLEX_KERNEL_LOG" ]]; then oom_lines <"$REFLEX_KERNEL_LOG" >"$work/kernel" || true; fi
+  elif dmesg --time-format iso >"$work/dmesg" 2>/dev/null; then
+    oom_lines <"$work/dmesg" >"$work/kernel" || true
+  elif journalctl -k -o short-iso --no-pager -q >"$work/dmesg" 2>/dev/null; then
+    oom_lines <"$work/dmesg" >"$work/kernel" || true
+  fi
+
+  awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { if (t) printf "total_kb=%s available_kb=%s\n", t, a }' \
+    /proc/meminfo >"$work/memory" 2>/dev/null || true
+fi
+
+wait "${pids[@]}" || true
+
+# Descendants of the given pids, depth first (a Next.js server may fork workers).
+descendants() {
+  local pid child
+  for pid in "$@"; do
+    echo "$pid"
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+      descendants "$child"
+    done
+  done
+}
+
+section() {
+  echo "@@$1"
+  [[ -s "$work/$2" ]] && cat "$work/$2"
+  return 0
+}
+
+echo '@@reflex-snapshot 1'
+echo '@@meta'
+echo "taken_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
+echo "hostname=$(uname -n)"
+echo "app=$app"
+echo '@@pm2'
+head -n 1 "$work/pm2.out"
+if [[ "$sections" == full ]]; then
+  app_pids="$(sed -n 's/^pids=//p' "$work/pm2.out")"
+  echo '@@app-pids'
+  if [[ -n "$app_pids" ]]; then
+    # shellcheck disable=SC2086 # word splitting of the pid list is intended
+    descendants $app_pids | tr '\n' ' ' | sed 's/ $/\n/'
+  fi
+  section listeners listeners
+fi
+[[ -e "$work/probe-nginx" ]] && section 'probe nginx' probe-nginx
+[[ -e "$work/probe-upstream" ]] && section 'probe upstream' probe-upstream
+if [[ "$sections" == full ]]; then
+  [[ -e "$work/proxy" ]] && section nginx-proxy proxy
+  [[ -e "$work/nginx-error" ]] && section nginx-error nginx-error
+  [[ -e "$work/pm2-log" ]] && section pm2-log pm2-log
+  [[ -e "$work/kernel" ]] && section kernel kernel
+  [[ -s "$work/memory" ]] && section memory memory
+  echo '@@deploy'
+  grep -E '^(pm2_started_at|build_id_mtime)=' "$work/pm2.out" || true
+fi
+echo '@@end'

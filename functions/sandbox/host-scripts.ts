@@ -1,0 +1,36 @@
+/**
+ * Runs the host scripts (functions/host/*.sh) against a sandbox, with the REFLEX_* variables its profile implies.
+ * For the fixture recorder and the end-to-end tests; Reflex itself goes through its HostRunner adapters.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { CommandResult, HostProfile } from './sandbox.ts';
+
+const HOST_DIR = fileURLToPath(new URL('../host/', import.meta.url));
+
+/** The host scripts' variables for a profile: app, PM2, probes, nginx, kernel log, ecosystem. */
+export function profileVariables(profile: HostProfile): Record<string, string> {
+  return {
+    REFLEX_APP: profile.app,
+    REFLEX_PM2_HOME: profile.pm2.home,
+    REFLEX_ECOSYSTEM: profile.pm2.ecosystem,
+    REFLEX_HEALTH_URL: profile.healthUrl,
+    REFLEX_UPSTREAM: profile.upstream,
+    REFLEX_NGINX_CONFIG: profile.nginx.config,
+    REFLEX_NGINX_ERROR_LOG: profile.nginx.errorLog,
+    ...(profile.kernelLog ? { REFLEX_KERNEL_LOG: profile.kernelLog } : {}),
+  };
+}
+
+/**
+ * Runs `bash functions/host/<script>.sh` with exactly `env` (argv array, no shell): the variables are the only input.
+ * Never throws for a failing script: the exit code is in the result.
+ */
+export function runHostScript(script: 'snapshot' | 'remediate', env: Readonly<Record<string, string>>, timeoutMs = 60_000): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile('bash', [`${HOST_DIR}${script}.sh`], { env, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}

@@ -1,0 +1,248 @@
+/**
+ * functions/host/snapshot.sh and remediate.sh against a live sandbox (real nginx, real PM2), and their input
+ * validation: a bad variable stops the script before anything runs.
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runHostScript } from '../../functions/sandbox/host-scripts.ts';
+import { startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
+import { SECRET, pm2Section, readPid, runScript, sections, type SnapshotPm2 } from '../helpers/host.ts';
+
+const SNAPSHOT_SECTIONS = ['reflex-snapshot 1', 'meta', 'pm2', 'app-pids', 'listeners', 'probe nginx', 'probe upstream', 'nginx-proxy', 'nginx-error', 'pm2-log', 'kernel', 'memory', 'deploy', 'end'];
+
+function appEntry(parts: Map<string, string[]>): SnapshotPm2 | undefined {
+  const pm2 = pm2Section(parts);
+  return Array.isArray(pm2) ? pm2.find((p) => p.name === 'web') : undefined;
+}
+
+describe('host scripts: input validation', { timeout: 30_000 }, () => {
+  let dir: string;
+  let env: Record<string, string>;
+  let calls: string;
+  beforeAll(async () => {
+    // A fake pm2 first on PATH records every call: "nothing run" is then observable.
+    dir = await mkdtemp(join(tmpdir(), 'reflex-validate-'));
+    calls = join(dir, 'pm2-calls');
+    await writeFile(join(dir, 'pm2'), `#!/bin/sh\necho "$@" >> '${calls}'\n`);
+    await chmod(join(dir, 'pm2'), 0o755);
+    env = { PATH: `${dir}:${process.env.PATH ?? ''}`, HOME: dir };
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const bad: [string, 'snapshot' | 'remediate', Record<string, string>][] = [
+    ['REFLEX_APP', 'snapshot', { REFLEX_APP: 'web;touch PWNED' }],
+    ['REFLEX_APP', 'snapshot', {}],
+    ['REFLEX_PM2_HOME', 'snapshot', { REFLEX_APP: 'web', REFLEX_PM2_HOME: 'relative/.pm2' }],
+    ['REFLEX_PM2_USER', 'snapshot', { REFLEX_APP: 'web', REFLEX_PM2_USER: 'root$(id)' }],
+    ['REFLEX_PM2_USER', 'snapshot', { REFLEX_APP: 'web', REFLEX_PM2_USER: 'no-such-user-here' }],
+    ['REFLEX_HEALTH_URL', 'snapshot', { REFLEX_APP: 'web', REFLEX_HEALTH_URL: 'http://127.0.0.1/`id`' }],
+    ['REFLEX_UPSTREAM', 'snapshot', { REFLEX_APP: 'web', REFLEX_UPSTREAM: 'file:///etc/passwd' }],
+    ['REFLEX_NGINX_CONFIG', 'snapshot', { REFLEX_APP: 'web', REFLEX_NGINX_CONFIG: '/etc/nginx/nginx.conf;id' }],
+    ['REFLEX_NGINX_ERROR_LOG', 'snapshot', { REFLEX_APP: 'web', REFLEX_NGINX_ERROR_LOG: '/var/log/$(id)' }],
+    ['REFLEX_KERNEL_LOG', 'snapshot', { REFLEX_APP: 'web', REFLEX_KERNEL_LOG: '/var/log/kern log' }],
+    ['REFLEX_SECTIONS', 'snapshot', { REFLEX_APP: 'web', REFLEX_SECTIONS: 'all' }],
+    ['REFLEX_PROBE_TIMEOUT', 'snapshot', { REFLEX_APP: 'web', REFLEX_PROBE_TIMEOUT: '100' }],
+    ['REFLEX_APP', 'remediate', { REFLEX_APP: 'web;touch PWNED', REFLEX_ACTION: 'restart' }],
+    ['REFLEX_ACTION', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'delete' }],
+    ['REFLEX_ECOSYSTEM', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'start' }],
+    ['REFLEX_ECOSYSTEM', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'start', REFLEX_ECOSYSTEM: '/srv/eco.js && id' }],
+    ['REFLEX_PM2_HOME', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_PM2_HOME: '/home/$USER/.pm2' }],
+  ];
+
+  it.each(bad)('%s: %s exits 2 with one line and runs nothing (%j)', async (variable, script, vars) => {
+    const result = await runHostScript(script, { ...env, ...vars });
+
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`reflex: invalid ${variable}\n`);
+    expect(existsSync(calls)).toBe(false);
+  });
+
+  it('a value carrying a command is never executed', async () => {
+    const marker = join(dir, 'pwned');
+    const result = await runHostScript('remediate', { ...env, REFLEX_APP: `web;touch ${marker}`, REFLEX_ACTION: 'restart' });
+
+    expect(result.code).toBe(2);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('passes a valid app name to pm2 as one argument', async () => {
+    const result = await runHostScript('remediate', { ...env, REFLEX_APP: 'web.v2_a-b', REFLEX_ACTION: 'restart', REFLEX_PM2_HOME: join(dir, 'pm2') });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n').at(-1)).toBe('result=ok action=restart');
+    expect(await readFile(calls, 'utf8')).toBe('restart web.v2_a-b --no-color --mini-list\n');
+    await rm(calls);
+  });
+});
+
+describe('snapshot.sh on a healthy host', { timeout: 60_000 }, () => {
+  let box: Sandbox;
+  let output: string;
+  let parts: Map<string, string[]>;
+  beforeAll(async () => {
+    box = await startSandbox({ bootMs: 300, appEnv: { DEMO_SECRET: SECRET } });
+    await box.traffic(3);
+    const result = await runScript(box, 'snapshot');
+    expect(result.code).toBe(0);
+    output = result.stdout;
+    parts = sections(output);
+  });
+  afterAll(async () => {
+    await box?.stop();
+  });
+
+  it('prints every section of format 1, in order, within the size limits', () => {
+    expect([...parts.keys()]).toEqual(SNAPSHOT_SECTIONS);
+    expect(output.length).toBeLessThan(12_000);
+    expect(output.split('\n').every((line) => line.length <= 300 || line.startsWith('['))).toBe(true);
+    expect(parts.get('meta')).toEqual([expect.stringMatching(/^taken_at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), expect.stringMatching(/^hostname=.+/), 'app=web']);
+  });
+
+  it('reports the app online under PM2, with its pid, port and host, and never its environment', async () => {
+    const app = appEntry(parts);
+    const pid = await box.appPid();
+
+    expect(app).toMatchObject({ name: 'web', pid, pm2_env: { status: 'online', env: { PORT: String(box.appPort), HOSTNAME: '127.0.0.1' } } });
+    expect(Object.keys(app?.pm2_env.env ?? {}).sort()).toEqual(['HOSTNAME', 'PORT']);
+    expect(output).not.toContain(SECRET);
+    expect(output).not.toContain('DEMO_SECRET');
+    expect(parts.get('app-pids')?.[0]?.split(' ')).toContain(String(pid));
+  });
+
+  it('shows the app listening, both probes answering 200 and the proxy directives', async () => {
+    const pid = await box.appPid();
+
+    expect(parts.get('listeners')).toContainEqual(expect.stringMatching(new RegExp(`127\\.0\\.0\\.1:${box.appPort} .*"next-server \\(v1",pid=${pid},`)));
+    expect(parts.get('probe nginx')).toEqual([expect.stringMatching(new RegExp(`^url=http://127\\.0\\.0\\.1:${box.nginxPort}/api/health code=200 time=[0-9.]+ exit=0$`))]);
+    expect(parts.get('probe upstream')).toEqual([expect.stringMatching(new RegExp(`^url=http://127\\.0\\.0\\.1:${box.appPort}/api/health code=200 time=[0-9.]+ exit=0$`))]);
+    expect(parts.get('nginx-proxy')).toEqual(expect.arrayContaining([`proxy_pass http://127.0.0.1:${box.appPort};`, 'proxy_read_timeout 2s;', 'proxy_connect_timeout 1s;']));
+  });
+
+  it('reads memory, the PM2 log and the deploy markers', () => {
+    expect(parts.get('memory')?.[0]).toMatch(/^total_kb=\d+ available_kb=\d+$/);
+    expect(parts.get('pm2-log')).toContainEqual(expect.stringContaining('App [web:0] online'));
+    expect(parts.get('deploy')).toEqual([expect.stringMatching(/^pm2_started_at=\d{4}-.*Z$/), expect.stringMatching(/^build_id_mtime=\d{4}-.*Z$/)]);
+  });
+
+  it('REFLEX_SECTIONS=probe: only meta, pm2 and the probes', async () => {
+    const result = await runScript(box, 'snapshot', { REFLEX_SECTIONS: 'probe' });
+    const probe = sections(result.stdout);
+
+    expect(result.code).toBe(0);
+    expect([...probe.keys()]).toEqual(['reflex-snapshot 1', 'meta', 'pm2', 'probe nginx', 'probe upstream', 'end']);
+    expect(appEntry(probe)?.pm2_env.status).toBe('online');
+    expect(probe.get('probe nginx')?.[0]).toContain('code=200');
+  });
+});
+
+describe('snapshot.sh and remediate.sh on faulty hosts', { timeout: 120_000 }, () => {
+  let box: Sandbox | undefined;
+  async function sandbox(): Promise<Sandbox> {
+    box = await startSandbox({ bootMs: 300, appEnv: { DEMO_SECRET: SECRET } });
+    return box;
+  }
+  afterEach(async () => {
+    await box?.stop();
+    box = undefined;
+  });
+
+  it('crash: snapshot shows it down with exit code 1 and refused connections; remediate restart brings it back', async () => {
+    const b = await sandbox();
+    await b.faults.crash();
+
+    const down = sections((await runScript(b, 'snapshot')).stdout);
+    const fix = await runScript(b, 'remediate', { REFLEX_ACTION: 'restart' });
+    await b.waitHealthy(20_000);
+    const after = sections((await runScript(b, 'snapshot', { REFLEX_SECTIONS: 'probe' })).stdout);
+
+    expect(appEntry(down)?.pm2_env).toMatchObject({ status: 'stopped', exit_code: 1 });
+    expect(appEntry(down)?.pid).toBe(0);
+    expect(down.get('app-pids')).toEqual([]);
+    expect(down.get('probe nginx')?.[0]).toMatch(/ code=502 .* exit=0$/);
+    expect(down.get('probe upstream')?.[0]).toMatch(/ code=000 .* exit=7$/);
+    expect(down.get('nginx-error')).toContainEqual(expect.stringContaining('connect() failed (111: Connection refused) while connecting to upstream'));
+    expect(down.get('pm2-log')).toContainEqual(expect.stringContaining('App [web:0] exited with code [1]'));
+    expect(down.get('listeners')?.some((line) => line.includes(`:${b.appPort} `))).toBe(false);
+    expect(fix.code).toBe(0);
+    expect(fix.stdout.trim().split('\n').at(-1)).toBe('result=ok action=restart');
+    expect(appEntry(after)?.pm2_env.status).toBe('online');
+    expect(after.get('probe nginx')?.[0]).toContain('code=200');
+  });
+
+  it('remove: restart fails (exit 1, result=failed); start from the ecosystem brings it back', async () => {
+    const b = await sandbox();
+    await b.faults.remove();
+
+    const snapshot = sections((await runScript(b, 'snapshot')).stdout);
+    const restart = await runScript(b, 'remediate', { REFLEX_ACTION: 'restart' });
+    const start = await runScript(b, 'remediate', { REFLEX_ACTION: 'start' });
+    await b.waitHealthy(20_000);
+
+    expect(pm2Section(snapshot)).toEqual([]);
+    expect(restart.code).toBe(1);
+    expect(restart.stdout.trim().split('\n').at(-1)).toBe('result=failed action=restart exit=1');
+    expect(start.code).toBe(0);
+    expect(start.stdout.trim().split('\n').at(-1)).toBe('result=ok action=start');
+    expect(await b.appPid()).toBeGreaterThan(0);
+  });
+
+  it('killDaemon: snapshot says the daemon is not running and does not start one; start brings it all back', async () => {
+    const b = await sandbox();
+    await b.faults.killDaemon();
+
+    const result = await runScript(b, 'snapshot');
+    const parts = sections(result.stdout);
+    const noDaemon = !existsSync(join(b.pm2Home, 'pm2.pid'));
+    const start = await runScript(b, 'remediate', { REFLEX_ACTION: 'start' });
+    await b.waitHealthy(20_000);
+
+    expect(result.code).toBe(0);
+    expect(parts.get('pm2')).toEqual(['{"error":"PM2 daemon not running"}']);
+    expect(parts.get('probe nginx')?.[0]).toContain('code=502');
+    expect(noDaemon).toBe(true);
+    expect(start.stdout.trim().split('\n').at(-1)).toBe('result=ok action=start');
+    expect(await readPid(join(b.pm2Home, 'pm2.pid'))).toBeGreaterThan(0);
+  });
+
+  it('hang: the nginx probe gets 504, the upstream probe times out (curl exit 28)', async () => {
+    const b = await sandbox();
+    await b.faults.hang();
+
+    // The default probe timeout (3 s) outlasts proxy_read_timeout (2 s): nginx answers 504 first.
+    const parts = sections((await runScript(b, 'snapshot')).stdout);
+
+    expect(appEntry(parts)?.pm2_env.status).toBe('online');
+    expect(parts.get('probe nginx')?.[0]).toMatch(/ code=504 .* exit=0$/);
+    expect(parts.get('probe upstream')?.[0]).toMatch(/ code=000 .* exit=28$/);
+    expect(parts.get('nginx-error')).toContainEqual(expect.stringContaining('upstream timed out (110: Connection timed out) while reading response header from upstream'));
+  });
+
+  it('oom: the kernel section names the killed app pid', async () => {
+    const b = await sandbox();
+    const pid = await b.appPid();
+    await b.faults.oom();
+
+    const parts = sections((await runScript(b, 'snapshot')).stdout);
+
+    expect(parts.get('kernel')).toContainEqual(expect.stringMatching(new RegExp(`out of memory: Killed process ${pid} \\(`, 'i')));
+    expect(appEntry(parts)?.pm2_env.status).toBe('stopped');
+  });
+
+  it('proxyMisconfig: listeners show [::1]:<appPort> and the upstream probe to 127.0.0.1 is refused', async () => {
+    const b = await sandbox();
+    await b.faults.proxyMisconfig();
+
+    const parts = sections((await runScript(b, 'snapshot')).stdout);
+
+    expect(parts.get('listeners')).toContainEqual(expect.stringContaining(`[::1]:${b.appPort} `));
+    expect(appEntry(parts)?.pm2_env.env).toEqual({ PORT: String(b.appPort), HOSTNAME: '::1' });
+    expect(parts.get('probe upstream')?.[0]).toMatch(/ exit=7$/);
+    expect(parts.get('probe nginx')?.[0]).toContain('code=502');
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * Test helpers around the host scripts and the sandbox: run a script against a sandbox, split a snapshot into
+ * its sections, and look at processes and sockets the way an operator would.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { profileVariables, runHostScript } from '../../functions/sandbox/host-scripts.ts';
+import type { CommandResult, Sandbox } from '../../functions/sandbox/sandbox.ts';
+
+/** Put in the demo app's environment; no snapshot may ever contain it. */
+export const SECRET = 's3cr3t-value';
+
+/** Runs a host script against the sandbox's profile, with `extra` variables on top. */
+export function runScript(box: Sandbox, script: 'snapshot' | 'remediate', extra: Record<string, string> = {}): Promise<CommandResult> {
+  return runHostScript(script, { ...box.env, ...profileVariables(box.profile), ...extra });
+}
+
+/** A snapshot split into its sections, in order: `@@probe nginx` → key `probe nginx`. */
+export function sections(output: string): Map<string, string[]> {
+  const result = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of output.split('\n')) {
+    if (line.startsWith('@@')) {
+      current = [];
+      result.set(line.slice(2), current);
+    } else if (line !== '' && current) {
+      current.push(line);
+    }
+  }
+  return result;
+}
+
+/** The reduced PM2 entry of the app in a snapshot's `@@pm2` section. */
+export interface SnapshotPm2 {
+  name: string;
+  pid: number;
+  pm2_env: { status: string; exit_code?: number; restart_time: number; env: { PORT?: string; HOSTNAME?: string } };
+}
+
+export function pm2Section(parts: Map<string, string[]>): SnapshotPm2[] | { error: string } {
+  return JSON.parse(parts.get('pm2')?.[0] ?? 'null') as SnapshotPm2[] | { error: string };
+}
+
+/** `ss -tlnpH` lines. */
+export async function listeners(): Promise<string[]> {
+  return (await command('ss', ['-tlnpH'])).stdout.split('\n').filter((line) => line.trim() !== '');
+}
+
+/** Alive and not a zombie. */
+export async function isAlive(pid: number): Promise<boolean> {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+export async function readPid(file: string): Promise<number> {
+  return Number((await readFile(file, 'utf8').catch(() => '0')).trim()) || 0;
+}
+
+export function command(file: string, args: string[], env?: Record<string, string>): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env: env ?? process.env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** Polls until `check` holds (for states a process reaches asynchronously); false at the deadline. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return check();
+}
