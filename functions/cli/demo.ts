@@ -135,7 +135,8 @@ export async function runDemo(io: Io): Promise<number> {
         io.out('  (a human repairs it before the next fault)');
         await scenario.repair(box);
       }
-      if (!controller.signal.aborted) await box.waitHealthy(30_000);
+      if (controller.signal.aborted) break;
+      if (!(await settle(box, io))) break;
     }
     controller.abort();
     await Promise.all([watching, traffic]);
@@ -149,6 +150,27 @@ export async function runDemo(io: Io): Promise<number> {
     await box.stop();
     io.out(`sandbox stopped (nginx, PM2 and the app, by pid); files left in ${box.dir}`);
   }
+}
+
+/** A crash right after a start is a crash loop, rightly: the app runs a while before the next fault. */
+const SETTLE_MS = 10_000;
+
+/** Waits until the app serves again (redeploying it once if it does not) and has run a while; false to give up. */
+async function settle(sandbox: Sandbox, io: Io): Promise<boolean> {
+  try {
+    await sandbox.waitHealthy(30_000);
+  } catch {
+    io.out('  the app does not serve yet: redeploying it before the next fault');
+    try {
+      await redeploy(sandbox);
+      await sandbox.waitHealthy(30_000);
+    } catch (error) {
+      io.err(`reflex demo: the sandbox app does not come back (${(error as Error).message}); stopping the demo here`);
+      return false;
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  return true;
 }
 
 /** A request through nginx every 100 ms, like users would send, until the signal aborts. */

@@ -389,7 +389,7 @@ export function crashLoopRule(): DiagnosisRule {
   };
 }
 
-/** `exited` events of the last 5 minutes that came less than 10 s after the preceding `online`. */
+/** `exited` events of the last 5 minutes that came less than 10 s after the preceding `online`, not asked for. */
 function quickExits(facts: Facts): Pm2LogEvent[] {
   const quick: Pm2LogEvent[] = [];
   let onlineMs: number | undefined;
@@ -397,7 +397,9 @@ function quickExits(facts: Facts): Pm2LogEvent[] {
     const ms = timeOf(event.at);
     if (event.kind === 'online') onlineMs = ms;
     if (event.kind !== 'exited' || ms === undefined) continue;
-    if (ms >= facts.endMs - CRASH_LOOP_WINDOW_MS && onlineMs !== undefined && ms - onlineMs < QUICK_EXIT_MS) quick.push(event);
+    // An exit that follows `pm2 stop`/`restart`/`delete` was asked for: a deploy, an operator, Reflex itself.
+    const quickly = onlineMs !== undefined && ms - onlineMs < QUICK_EXIT_MS;
+    if (ms >= facts.endMs - CRASH_LOOP_WINDOW_MS && quickly && !stoppedOnPurpose(facts, event)) quick.push(event);
     onlineMs = undefined;
   }
   return quick;

@@ -246,6 +246,26 @@ describe('diagnose', () => {
       // Assess
       expect(found).toEqual([undefined, undefined]);
     });
+
+    it('does not count exits that someone asked for (pm2 stop, restart, delete), however quick', () => {
+      // Prepare
+      const deliberate = evidenceOf({
+        pm2Log: ['10:04:00', '10:04:10', '10:04:20'].flatMap((time) => {
+          const stop = time.replace(/0$/, '3');
+          return [
+            pm2LogLine(time, 'App [web:0] online'),
+            pm2LogLine(stop, 'Stopping app:web id:0'),
+            pm2LogLine(stop, 'App [web:0] exited with code [0] via signal [SIGINT]'),
+          ];
+        }),
+      });
+
+      // Act
+      const found = crashLoopRule().evaluate(deliberate);
+
+      // Assess
+      expect(found).toBeUndefined();
+    });
   });
 
   describe('process_crashed', () => {
