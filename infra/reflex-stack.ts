@@ -309,6 +309,7 @@ export class ReflexStack extends Stack {
 
     this.addDashboard(settings.appName, gatewayErrors, accessLogs, deadLetters);
 
+    new CfnOutput(this, 'ResponderFunctionName', { value: this.responder.functionName, description: 'For aws lambda invoke with a file from events/.' });
     new CfnOutput(this, 'TopicArn', { value: this.topic.topicArn, description: 'Subscribe email or Amazon Q Developer in chat here.' });
     new CfnOutput(this, 'SlackSecretArn', { value: slackSecret.secretArn, description: 'Put {"webhookUrl": …} or {"botToken": …, "channel": …} here.' });
     new CfnOutput(this, 'AgentConfigParameter', { value: agentParameter.parameterName });

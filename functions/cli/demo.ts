@@ -20,14 +20,8 @@ interface Scenario {
   readonly fault: string;
   readonly expected: Cause;
   readonly inject: (sandbox: Sandbox) => Promise<unknown>;
-  /** For faults a restart must not fix: how a human repairs it before the next scenario. */
+  /** For faults a restart must not fix: a human repairs it before the next scenario. */
   readonly repair?: (sandbox: Sandbox) => Promise<unknown>;
-}
-
-/** Put the app back as the ecosystem file describes it. */
-async function redeploy(sandbox: Sandbox): Promise<void> {
-  await sandbox.pm2('delete', 'web');
-  await sandbox.pm2('start', sandbox.profile.pm2.ecosystem!, '--only', 'web');
 }
 
 const SCENARIOS: readonly Scenario[] = [
@@ -40,11 +34,11 @@ const SCENARIOS: readonly Scenario[] = [
     fault: 'slow SSR pages (> proxy_read_timeout)',
     expected: 'upstream_timeout',
     inject: (s) => s.faults.slowPages(3_000),
-    repair: (s) => s.request('/__demo/slow?ms=0', { via: 'app', method: 'POST' }),
+    repair: (s) => s.repair(),
   },
-  { fault: 'app moved to another port', expected: 'port_mismatch', inject: (s) => s.faults.portMismatch(), repair: redeploy },
-  { fault: 'app binds [::1], nginx proxies to 127.0.0.1', expected: 'proxy_misconfig', inject: (s) => s.faults.proxyMisconfig(), repair: redeploy },
-  { fault: 'crashes again: restart budget spent', expected: 'process_crashed', inject: (s) => s.faults.crash(), repair: redeploy },
+  { fault: 'app moved to another port', expected: 'port_mismatch', inject: (s) => s.faults.portMismatch(), repair: (s) => s.repair() },
+  { fault: 'app binds [::1], nginx proxies to 127.0.0.1', expected: 'proxy_misconfig', inject: (s) => s.faults.proxyMisconfig(), repair: (s) => s.repair() },
+  { fault: 'crashes again: restart budget spent', expected: 'process_crashed', inject: (s) => s.faults.crash(), repair: (s) => s.repair() },
 ];
 
 /** The demo's budget: room for the restarts above, then the last crash finds it spent. */
@@ -148,7 +142,7 @@ export async function runDemo(io: Io): Promise<number> {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
     await box.stop();
-    io.out(`sandbox stopped (nginx, PM2 and the app, by pid); files left in ${box.dir}`);
+    io.out('sandbox stopped: nginx, PM2 and the app, by pid');
   }
 }
 
@@ -162,8 +156,7 @@ async function settle(sandbox: Sandbox, io: Io): Promise<boolean> {
   } catch {
     io.out('  the app does not serve yet: redeploying it before the next fault');
     try {
-      await redeploy(sandbox);
-      await sandbox.waitHealthy(30_000);
+      await sandbox.repair();
     } catch (error) {
       io.err(`reflex demo: the sandbox app does not come back (${(error as Error).message}); stopping the demo here`);
       return false;

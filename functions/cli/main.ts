@@ -3,6 +3,7 @@
  *
  *   reflex respond --local <host.json> [--dry-run] [--json] [--report incident.html]
  *   reflex watch   --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]
+ *   reflex invoke  <event.json> [--dry-run]
  *   reflex demo
  *
  * Exit codes: 0 the app serves at the end (or a dry run); 1 it does not, a human must look; 2 bad input.
@@ -22,6 +23,7 @@ import { watch } from './watch.ts';
 const USAGE = `usage:
   reflex respond --local <host.json> [--dry-run] [--json] [--report incident.html]
   reflex watch --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]
+  reflex invoke <event.json> [--dry-run]
   reflex demo`;
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -32,6 +34,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await respondCommand(rest, io);
       case 'watch':
         return await watchCommand(rest, io);
+      case 'invoke': {
+        // Loaded on demand: it pulls in the AWS SDK, which local commands never need.
+        const { invokeCommand } = await import('./invoke.ts');
+        return await invokeCommand(rest, io);
+      }
       case 'demo': {
         const { runDemo } = await import('./demo.ts');
         return await runDemo(io);

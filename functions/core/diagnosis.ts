@@ -41,7 +41,6 @@ const CRASH_LOOP_WINDOW_MS = 5 * MINUTE;
 const QUICK_EXIT_MS = 10 * SECOND;
 const QUICK_EXITS_FOR_LOOP = 3;
 /** A `pm2 stop` is followed by the exit within PM2's kill_timeout (1.6 s by default). */
-const STOP_BEFORE_EXIT_MS = 5 * SECOND;
 const MAX_TEXT = 300;
 const MAX_ERROR_LINES = 3;
 const MAX_LISTENER_LINES = 3;
@@ -101,8 +100,12 @@ function appListeners(evidence: Evidence, app: Pm2Process): Listener[] {
   const listeners = evidence.snapshot.listeners;
   const byPid = listeners.filter((listener) => listener.pids.some((pid) => pids.has(pid)));
   if (byPid.length > 0) return byPid;
-  const byName = listeners.filter((listener) => isNodeProcess(listener.process));
-  if (byName.length > 0) return byName;
+  // By name only when the app's pids are unknown: otherwise another node service on the host would pass for the app.
+  if (pids.size === 0) {
+    const byName = listeners.filter((listener) => isNodeProcess(listener.process));
+    if (byName.length > 0) return byName;
+  }
+  // Without root, ss names no process: a socket on the upstream port is the best guess.
   return listeners.filter((listener) => listener.process === undefined && listener.port === evidence.upstream.port);
 }
 
@@ -307,6 +310,8 @@ export function oomKilledRule(): DiagnosisRule {
       if (!found) return undefined;
       const { kill, exit } = found;
       const down = app.status !== 'online';
+      // Back online since the kill, yet users still get errors: the kill is history, something else is wrong now.
+      if (!down && !probeOk(evidence.snapshot.probes.nginx)) return undefined;
       const state = down ? `it is still down (PM2 status ${app.status})` : 'PM2 brought it back and it is online';
       const rss = kill.anonRssKb !== undefined ? `, ${megabytes(kill.anonRssKb)} resident` : '';
       const summary = `The kernel's OOM killer killed ${evidence.app} (${kill.process}, pid ${kill.pid}${rss}) at ${clock(kill.at)}; ${state}.`;
@@ -412,12 +417,14 @@ function abnormalExit(event: Pm2LogEvent): boolean {
 
 /** A `Stopping app` shortly before the exit: someone ran `pm2 stop`. */
 function stoppedOnPurpose(facts: Facts, exit: Pm2LogEvent): boolean {
-  const exitMs = timeOf(exit.at);
-  if (exitMs === undefined) return false;
-  return facts.events.some((event) => {
-    const ms = timeOf(event.at);
-    return event.kind === 'stopping' && ms !== undefined && ms <= exitMs && exitMs - ms <= STOP_BEFORE_EXIT_MS;
-  });
+  // By sequence, not by time: pm2.log stamps whole seconds, and a crash loop packs several starts into one.
+  const index = facts.events.indexOf(exit);
+  for (let i = index - 1; i >= 0; i--) {
+    const kind = facts.events[i]!.kind;
+    if (kind === 'stopping') return true;
+    if (kind === 'online' || kind === 'exited') return false;
+  }
+  return false;
 }
 
 /** The app died and PM2 did not bring it back. */

@@ -72,7 +72,8 @@ function parseManual(root: Record<string, unknown>, context: TriggerContext): Tr
   if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_MANUAL_INSTANCES) {
     throw new InputError(`detail.instanceIds: must be a list of 1 to ${MAX_MANUAL_INSTANCES} EC2 instance ids, got ${describe(ids)}`, 'detail.instanceIds');
   }
-  const instanceIds = ids.map((id, index) => text(id, `detail.instanceIds[${index}]`, PATTERNS.instanceId, 'an EC2 instance id like "i-0abc12345def67890"'));
+  // Array.from visits holes too: a sparse list must fail on its missing entry, not slip through as undefined.
+  const instanceIds = Array.from(ids, (id: unknown, index) => text(id, `detail.instanceIds[${index}]`, PATTERNS.instanceId, 'an EC2 instance id like "i-0abc12345def67890"'));
   const dryRun = detail.dryRun;
   if (dryRun !== undefined && typeof dryRun !== 'boolean') {
     throw new InputError(`detail.dryRun: must be true or false, got ${describe(dryRun)}`, 'detail.dryRun');

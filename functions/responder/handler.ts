@@ -72,6 +72,8 @@ async function respondToEvent(event: unknown, context: Context): Promise<Respond
     logger,
     remainingMs: () => context.getRemainingTimeInMillis(),
   });
+  // One datapoint per event, so the dashboard shows what arrives (and Powertools always has a metric to flush).
+  metrics.addMetric('Events', MetricUnit.Count, 1);
   if (result.status === 'handled') {
     for (const incident of result.incidents) {
       logger.info('incident', { ...incident });

@@ -133,6 +133,11 @@ export interface Sandbox {
   /** Resolves after 3 consecutive 200s from /api/health through nginx; throws SandboxError at the deadline. */
   waitHealthy(timeoutMs: number): Promise<void>;
   readonly faults: SandboxFaults;
+  /**
+   * What a human does after a fault a restart must not fix: redeploys the app as the ecosystem file describes it
+   * (crash marker removed, `pm2 delete` + `pm2 start`), then waits until it serves through nginx.
+   */
+  repair(timeoutMs?: number): Promise<void>;
   /** Stops everything the sandbox started, by pid. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -489,7 +494,8 @@ http {
         const looping = join(this.dir, 'ecosystem.autorestart.config.cjs');
         await writeFile(looping, this.#ecosystemSource(true));
         await this.#expectPm2(['restart', looping, '--only', APP]);
-        await until('3 exits in pm2.log', 20_000, async () => (await countMatches(pm2Log, /App \[web:\d+\] exited with code/g)) - exitsBefore >= 3);
+        // The restart's own exit is asked for (it follows `Stopping app`); the loop is the 3 exits after it.
+        await until('3 crashes in pm2.log', 20_000, async () => (await countMatches(pm2Log, /App \[web:\d+\] exited with code/g)) - exitsBefore >= 4);
         await this.#gatewayErrors();
       },
       portMismatch: async () => {
@@ -570,6 +576,16 @@ http {
       `pgtables:${kb('VmPTE')}kB oom_score_adj:0`;
     await appendFile(kernelLog, `${line}\n`);
     process.kill(pid, 'SIGKILL');
+  }
+
+  async repair(timeoutMs = 30_000): Promise<void> {
+    await rm(this.#crashMarker, { force: true });
+    // `delete` fails when PM2 no longer knows the app: that is fine, the start below is what matters.
+    await this.#pm2(['delete', APP]);
+    await this.#expectPm2(['start', this.profile.pm2.ecosystem, '--only', APP]);
+    this.#appHost = '127.0.0.1';
+    this.#appListenPort = this.appPort;
+    await this.waitHealthy(timeoutMs);
   }
 
   stop(): Promise<void> {

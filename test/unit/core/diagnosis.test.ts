@@ -131,6 +131,27 @@ describe('diagnose', () => {
       );
     });
 
+    it('leaves an old kill aside when the app is back online but users still get errors (another cause now)', () => {
+      // Prepare
+      const evidence = evidenceOf(
+        {
+          pm2: [pm2Item({ pid: 7100, restartTime: 1, port: '3001' })],
+          appPids: [7100],
+          listeners: [ssLine('127.0.0.1:3001', 7100)],
+          pm2Log: sigkill,
+          probeNginx: NGINX_502,
+          probeUpstream: UPSTREAM_REFUSED,
+        },
+        { kernelLines: [oomLine('10:00:59', 6957, 'node')] },
+      );
+
+      // Act
+      const diagnosis = diagnose(evidence);
+
+      // Assess
+      expect(diagnosis.cause).toBe('port_mismatch');
+    });
+
     it('matches a kill of one of the app pids and says when the app is still down', () => {
       // Prepare
       const evidence = evidenceOf({
@@ -403,15 +424,33 @@ describe('diagnose', () => {
       expect(diagnosis.evidence.map((line) => line.text)).toEqual(expect.arrayContaining([expect.stringContaining('LISTEN 127.0.0.1:3001')]));
     });
 
-    it('finds the app by process name when ss shows no pid of the app tree', () => {
+    it('finds the app by process name when its pids are unknown', () => {
       // Prepare
-      const evidence = evidenceOf({ appPids: [], pm2: [pm2Item({ pid: 1 })], listeners: [ssLine('0.0.0.0:8000', 9999, 'node')] });
+      const evidence = evidenceOf({ appPids: [], pm2: [pm2Item({ pid: 0 })], listeners: [ssLine('0.0.0.0:8000', 9999, 'node')] });
 
       // Act
       const diagnosis = diagnose(evidence);
 
       // Assess
       expect(diagnosis.cause).toBe('port_mismatch');
+    });
+
+    it('does not take another node service on the host for the app when the app pids are known', () => {
+      // Prepare
+      const evidence = evidenceOf({
+        appPids: [7100],
+        pm2: [pm2Item({ pid: 7100 })],
+        listeners: [ssLine('0.0.0.0:8000', 9999, 'node')],
+        probeNginx: NGINX_502,
+        probeUpstream: UPSTREAM_REFUSED,
+      });
+
+      // Act
+      const diagnosis = diagnose(evidence);
+
+      // Assess
+      expect(diagnosis.cause).not.toBe('port_mismatch');
+      expect(diagnosis.summary).toContain('nothing listens');
     });
 
     it('does not match an app listening on the upstream port', () => {

@@ -71,7 +71,7 @@ describe('decide', () => {
     expect(without.reason).toContain('no ecosystem file is configured');
   });
 
-  it('restarts after an OOM kill only while the app is still not serving', () => {
+  it('restarts after an OOM kill only while the app is still down; back online but failing is another story', () => {
     // Prepare
     const kill = { kernelLines: [oomLine('10:00:59', 6957)] };
     const sigkill = pm2LogLine('10:01:00', 'App [web:0] exited with code [null] via signal [SIGKILL]');
@@ -85,8 +85,8 @@ describe('decide', () => {
     const decisions = inputs.map((each) => decide(each));
 
     // Assess
-    expect(inputs.map((each) => each.diagnosis.cause)).toEqual(['oom_killed', 'oom_killed', 'oom_killed']);
-    expect(decisions.map((decision) => decision.kind)).toEqual(['none', 'restart', 'restart']);
+    expect(inputs.map((each) => each.diagnosis.cause)).toEqual(['oom_killed', 'oom_killed', 'unknown']);
+    expect(decisions.map((decision) => decision.kind)).toEqual(['none', 'restart', 'none']);
     expect(decisions[0]?.reason).toContain('PM2 already brought web back');
   });
 
