@@ -8,12 +8,11 @@ import { access, constants, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { renderStep, renderText } from '../core/render.ts';
-import { respond } from '../core/respond.ts';
 import type { Cause, Report } from '../core/types.ts';
 import { NginxMissingError, startSandbox, type Sandbox } from '../sandbox/sandbox.ts';
-import { localWiring } from './local.ts';
+import { respondLocally } from './local.ts';
 import type { Io } from './main.ts';
-import { loadProfile, targetOf } from './profile-file.ts';
+import { loadProfile } from './profile-file.ts';
 import { watch } from './watch.ts';
 
 interface Scenario {
@@ -94,8 +93,7 @@ export async function runDemo(io: Io): Promise<number> {
         if (!expecting) return;
         expecting = false;
         io.out(`  alarm: ${count} gateway errors within 60 s`);
-        const { deps, budget } = localWiring(profile, { progress });
-        const report = await respond(targetOf(profile), deps, { budget, verifyDeadlineMs: 30_000 });
+        const report = await respondLocally(profile, { progress, verifyDeadlineMs: 30_000 });
         reports.push(report);
         wake?.();
       },

@@ -12,7 +12,10 @@ import { LocalHostRunner } from '../adapters/local/host-runner.ts';
 import { DEFAULT_BUDGET, type RestartBudget } from '../core/policy.ts';
 import type { Clock, Progress } from '../core/ports.ts';
 import type { HostProfile } from '../core/profile.ts';
-import type { RespondDeps } from '../core/respond.ts';
+import { targetOf } from './profile-file.ts';
+import { closedAt } from '../core/incident.ts';
+import { respond, type RespondDeps } from '../core/respond.ts';
+import type { Report } from '../core/types.ts';
 import { InputError } from '../core/validate.ts';
 
 export const systemClock: Clock = { now: () => new Date(), sleep: (ms) => sleep(ms) };
@@ -20,7 +23,22 @@ export const systemClock: Clock = { now: () => new Date(), sleep: (ms) => sleep(
 export interface LocalWiring {
   readonly deps: RespondDeps;
   readonly budget: RestartBudget;
-  readonly stateFile: string;
+  readonly state: FileStateStore;
+}
+
+/** One incident on this host, as `respond`, `watch` and the demo run it. */
+export async function respondLocally(
+  profile: HostProfile,
+  options: { progress?: Progress; dryRun?: boolean; verifyDeadlineMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<Report> {
+  const { deps, budget, state } = localWiring(profile, options);
+  const notBefore = closedAt(await state.loadIncident(profile.instanceId));
+  return respond(targetOf(profile), deps, {
+    budget,
+    ...(options.dryRun && { dryRun: true }),
+    ...(options.verifyDeadlineMs !== undefined && { verifyDeadlineMs: options.verifyDeadlineMs }),
+    ...(notBefore && { notBefore }),
+  });
 }
 
 /**
@@ -53,6 +71,6 @@ export function localWiring(profile: HostProfile, options: { progress?: Progress
       ...(options.progress && { progress: options.progress }),
     },
     budget: { ...DEFAULT_BUDGET, ...profile.policy },
-    stateFile,
+    state,
   };
 }

@@ -13,11 +13,11 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderHtmlReport } from '../core/html-report.ts';
 import { renderStep, renderText } from '../core/render.ts';
-import { exitCodeFor, respond } from '../core/respond.ts';
+import { exitCodeFor } from '../core/respond.ts';
 import type { Report } from '../core/types.ts';
 import { InputError } from '../core/validate.ts';
-import { localWiring } from './local.ts';
-import { loadProfile, targetOf } from './profile-file.ts';
+import { respondLocally } from './local.ts';
+import { loadProfile } from './profile-file.ts';
 import { watch } from './watch.ts';
 
 const USAGE = `usage:
@@ -77,8 +77,7 @@ async function respondCommand(args: string[], io: Io): Promise<number> {
   const htmlPath = values.report === undefined ? undefined : resolve(values.report);
   const json = values.json === true;
   const progress = json ? undefined : { step: (entry: Parameters<typeof renderStep>[0]) => io.out(renderStep(entry, { color: io.color })) };
-  const { deps, budget } = localWiring(profile, { ...(progress && { progress }) });
-  const report = await respond(targetOf(profile), deps, { dryRun: values['dry-run'] === true, budget });
+  const report = await respondLocally(profile, { ...(progress && { progress }), dryRun: values['dry-run'] === true });
   printReport(report, json, io);
   if (htmlPath) {
     // The incident is over whatever happens here: a failed write is said, not turned into a different exit code.
@@ -120,8 +119,7 @@ async function watchCommand(args: string[], io: Io): Promise<number> {
     signal: controller.signal,
     onAlarm: async ({ count }) => {
       if (!json) io.out(`alarm: ${count} gateway errors within ${windowSeconds} s`);
-      const { deps, budget } = localWiring(profile, { ...(progress && { progress }) });
-      const report = await respond(targetOf(profile), deps, { dryRun: values['dry-run'] === true, budget });
+      const report = await respondLocally(profile, { ...(progress && { progress }), dryRun: values['dry-run'] === true });
       printReport(report, json, io);
       lastExit = exitCodeFor(report);
       return report;

@@ -310,8 +310,10 @@ export function oomKilledRule(): DiagnosisRule {
       if (!found) return undefined;
       const { kill, exit } = found;
       const down = app.status !== 'online';
-      // Back online since the kill, yet users still get errors: the kill is history, something else is wrong now.
-      if (!down && !probeOk(evidence.snapshot.probes.nginx)) return undefined;
+      // Back online since the kill, yet users still get errors (a failing probe, timeouts since): the kill is
+      // history, something else is wrong now.
+      const timeoutsSince = evidence.errorLog.some((entry) => entry.kind === 'upstream_timeout' && kill.at !== undefined && entry.at > kill.at);
+      if (!down && (!probeOk(evidence.snapshot.probes.nginx) || timeoutsSince)) return undefined;
       const state = down ? `it is still down (PM2 status ${app.status})` : 'PM2 brought it back and it is online';
       const rss = kill.anonRssKb !== undefined ? `, ${megabytes(kill.anonRssKb)} resident` : '';
       const summary = `The kernel's OOM killer killed ${evidence.app} (${kill.process}, pid ${kill.pid}${rss}) at ${clock(kill.at)}; ${state}.`;

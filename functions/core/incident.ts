@@ -46,6 +46,11 @@ export interface IncidentStore extends StateStore {
   loadIncident(instanceId: string): Promise<IncidentRecord | undefined>;
 }
 
+/** When the instance's last incident closed: evidence from before then belongs to that incident. */
+export function closedAt(record: IncidentRecord | undefined): Date | undefined {
+  return record?.phase === 'closed' ? new Date(record.updatedAt) : undefined;
+}
+
 /** A state store failed for a reason other than a conditional check (I/O, permissions, a corrupt file). */
 export class StateStoreError extends Error {
   constructor(message: string, options?: ErrorOptions) {

@@ -37,6 +37,8 @@ export interface RespondOptions {
   readonly dryRun?: boolean;
   /** How far back evidence goes before now. Default 10 min. */
   readonly lookbackMs?: number;
+  /** Evidence never goes back before this: when the instance's previous incident closed (another incident's story). */
+  readonly notBefore?: Date;
   /** How long verification may poll. Default 60 s. */
   readonly verifyDeadlineMs?: number;
   /** Pause between verification polls. Default 250 ms. */
@@ -87,7 +89,8 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
   const elapsed = (): number => clock.now().getTime() - started.getTime();
 
   say(`gathering evidence on ${target.instanceId}: logs and a live snapshot`);
-  const window = { start: new Date(started.getTime() - (options.lookbackMs ?? 10 * 60_000)), end: started };
+  const lookback = started.getTime() - (options.lookbackMs ?? 10 * 60_000);
+  const window = { start: new Date(Math.max(lookback, options.notBefore?.getTime() ?? lookback)), end: started };
   const [snapshotRun, logs] = await Promise.all([
     deps.host.run(target.instanceId, 'snapshot', { ...target.snapshot, sections: 'full' }),
     deps.logs.fetch(target.instanceId, window).catch((error: unknown) => {
@@ -118,15 +121,7 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
   const diagnosis = diagnose(evidence);
   const diagnosedMs = elapsed();
   say(`diagnosed ${diagnosis.cause}: ${diagnosis.summary}`);
-  const restarts = (await deps.state?.restarts(target.instanceId)) ?? [];
-  const decision = decide({
-    diagnosis,
-    evidence,
-    now: clock.now(),
-    restarts,
-    budget: options.budget ?? DEFAULT_BUDGET,
-    canStart: target.remediate.ecosystem !== undefined,
-  });
+  const decision = await decideNow(target, diagnosis, evidence, deps, options);
   const investigation = { target, incidentId, started, entries, evidence, diagnosis, decision, diagnosedMs };
   await deps.journal?.phase('diagnosing', reportOf(investigation, { action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: DRAFT }, clock.now()));
   return investigation;
@@ -171,14 +166,7 @@ async function carryOut(investigation: Investigation, deps: RespondDeps, options
     // The decision read the restart history before the lock: another run may have restarted the app since (a
     // rolling fleet remediates minutes after investigating). Under the lock, the history is current.
     if (deps.state) {
-      const current = decide({
-        diagnosis,
-        evidence,
-        now: clock.now(),
-        restarts: await deps.state.restarts(target.instanceId),
-        budget: options.budget ?? DEFAULT_BUDGET,
-        canStart: target.remediate.ecosystem !== undefined,
-      });
+      const current = await decideNow(target, diagnosis, evidence, deps, options);
       if (current.kind === 'none') {
         say(`no action: ${current.reason}`);
         return finish({ action: none(current.reason), outcome: 'escalated' });
@@ -203,14 +191,17 @@ async function carryOut(investigation: Investigation, deps: RespondDeps, options
     let state = startVerify({ app: target.app, actedAt: actedAt.toISOString(), ...(before && { restartTimeAtAction: before.restartTime }) });
     const deadline = clock.now().getTime() + verifyDeadlineMs;
     let last: HostSnapshot | undefined;
+    // Users are served again from the first good poll of the streak; the following polls only confirm it.
+    let servedSinceMs: number | undefined;
     while (clock.now().getTime() < deadline) {
       const poll = readSnapshot(await host.run(target.instanceId, 'snapshot', { ...target.snapshot, sections: 'probe' }));
       if (typeof poll !== 'string') {
         last = poll;
         const result = observe(state, poll);
         state = result.state;
+        servedSinceMs = state.passes === 0 ? undefined : (servedSinceMs ?? elapsed());
         if (result.verdict === 'recovered') {
-          const recoveredMs = elapsed();
+          const recoveredMs = servedSinceMs ?? elapsed();
           say(`recovered: ${target.app} serves through nginx again, ${(recoveredMs / 1000).toFixed(1)} s after the alarm`, 'probe');
           return finish({ action: issuing, outcome: 'recovered', actedMs, recoveredMs });
         }
@@ -262,6 +253,18 @@ function reportOf(investigation: Investigation, parts: ReportParts, now: Date): 
     },
     skippedLines: evidence?.skippedLines ?? 0,
   };
+}
+
+/** The policy's decision with the instance's restart history as the state store has it now. */
+async function decideNow(target: RespondTarget, diagnosis: Diagnosis, evidence: Evidence, deps: RespondDeps, options: RespondOptions): Promise<Decision> {
+  return decide({
+    diagnosis,
+    evidence,
+    now: deps.clock.now(),
+    restarts: (await deps.state?.restarts(target.instanceId)) ?? [],
+    budget: options.budget ?? DEFAULT_BUDGET,
+    canStart: target.remediate.ecosystem !== undefined,
+  });
 }
 
 /** Records a responder timeline entry and shows it live; a failing display never stops the response. */

@@ -2,7 +2,7 @@
  * One invocation of the responder: event → instances → evidence in parallel → remediation one
  * instance at a time (rolling) → a report per instance on every channel. The handler only wires it.
  */
-import type { IncidentStore } from '../core/incident.ts';
+import { closedAt, type IncidentStore } from '../core/incident.ts';
 import type { Clock, CoreLogger, HostRunner, LogSource, LogWindow, Notifier, Progress } from '../core/ports.ts';
 import { investigate, remediate, type Investigation, type RespondTarget } from '../core/respond.ts';
 import { parseTrigger } from '../core/trigger.ts';
@@ -101,7 +101,9 @@ export async function handleEvent(event: unknown, deps: ResponderDeps): Promise<
   const investigations = await mapLimit(instanceIds, INVESTIGATION_CONCURRENCY, async (instanceId) => {
     const own = incidentDeps();
     const incidentId = `${options.incidentId ?? now.getTime()}-${instanceId}`;
-    return { deps: own, investigation: await investigate(targetFor(config, instanceId), own, { ...options, incidentId }) };
+    const notBefore = closedAt(await deps.store?.loadIncident(instanceId));
+    const investigation = await investigate(targetFor(config, instanceId), own, { ...options, incidentId, ...(notBefore && { notBefore }) });
+    return { deps: own, investigation };
   });
 
   // Rolling: one instance at a time, verified before the next; a fix that does not work stops the rollout.

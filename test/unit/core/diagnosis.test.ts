@@ -152,6 +152,22 @@ describe('diagnose', () => {
       expect(diagnosis.cause).toBe('port_mismatch');
     });
 
+    it('leaves an old kill aside when slow pages time out since PM2 brought the app back', () => {
+      // Prepare
+      const timeout =
+        '2026/11/24 10:03:00 [error] 188#188: *9001 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 127.0.0.1, server: example, request: "GET /reports HTTP/1.1", upstream: "http://127.0.0.1:3000/reports", host: "example"';
+      const evidence = evidenceOf(
+        { pm2: [pm2Item({ pid: 7100, restartTime: 1 })], appPids: [7100], listeners: [ssLine('127.0.0.1:3000', 7100)], pm2Log: sigkill, nginxError: [timeout] },
+        { kernelLines: [oomLine('10:00:59', 6957, 'node')] },
+      );
+
+      // Act
+      const diagnosis = diagnose(evidence);
+
+      // Assess
+      expect(diagnosis.cause).toBe('upstream_timeout');
+    });
+
     it('matches a kill of one of the app pids and says when the app is still down', () => {
       // Prepare
       const evidence = evidenceOf({
