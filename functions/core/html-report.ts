@@ -10,6 +10,11 @@ import type { Report } from './types.ts';
 const MINUTE_MS = 60_000;
 
 /** Escapes text for HTML element content and quoted attribute values. */
+/** Advice names commands in `backticks`: show them as code. Runs on escaped text, so nothing else turns into markup. */
+function withCode(escaped: string): string {
+  return escaped.replace(/`([^`]+)`/g, '<code>$1</code>');
+}
+
 export function escapeHtml(text: string): string {
   return text
     .replace(/&/g, '&amp;')
@@ -126,7 +131,7 @@ export function renderHtmlReport(report: Report): string {
     ? `<pre>${diagnosis.evidence.map((line) => escapeHtml(`${time(line.at)} ${line.source} ${line.text}`)).join('\n')}</pre>`
     : '<p class="muted">No evidence lines.</p>';
   const advice = diagnosis.advice.length
-    ? `<ul>${diagnosis.advice.map((item) => `<li>${escapeHtml(item)}</li>`).join('')}</ul>`
+    ? `<ul>${diagnosis.advice.map((item) => `<li>${withCode(escapeHtml(item))}</li>`).join('')}</ul>`
     : '<p class="muted">Nothing to do.</p>';
   const rows = report.timeline
     .map(

@@ -11,7 +11,7 @@ const REPORT: Report = {
   diagnosis: {
     cause: 'process_crashed',
     summary: 'The app web exited with code 1 and nginx could not connect to 127.0.0.1:3000.',
-    advice: ['Read the app error log around 10:00 for the exception.', 'Check the last deploy.'],
+    advice: ['Read the app error log around 10:00 for the exception.', 'Check the last deploy.', 'Restart it: `pm2 restart web`.'],
     evidence: [{ source: 'pm2', at: '2026-11-24T09:59:57.000Z', text: 'App [web:0] exited with code [1] via signal [SIGINT]' }],
   },
   action: { kind: 'restart', executed: true, reason: 'the process crashed; a restart brings it back' },
@@ -69,6 +69,7 @@ describe('renderHtmlReport', () => {
     expect(html).toContain('<h1>web on i-0123456789abcdef0: process_crashed <span class="outcome-recovered">→ Recovered</span></h1>');
     expect(html).toContain('The app web exited with code 1');
     expect(html).toContain('<li>Check the last deploy.</li>');
+    expect(html).toContain('<li>Restart it: <code>pm2 restart web</code>.</li>');
     expect(html).toContain('<dt>Action</dt><dd>restart (executed): the process crashed; a restart brings it back</dd>');
     expect(html).toContain('<dt>Time to recover</dt><dd>42 s</dd>');
     expect(html).toContain('<tr><td class="t">10:00:05</td><td>responder</td><td class="msg">restart issued</td></tr>');
