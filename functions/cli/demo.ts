@@ -121,8 +121,9 @@ export async function runDemo(io: Io): Promise<number> {
       const report = arrived ? reports[reports.length - 1] : undefined;
       if (report) io.out(indent(renderText(report, { color: io.color })));
       else if (!controller.signal.aborted) io.out('  no incident was detected in time');
-      const serving = report?.outcome === 'recovered';
-      rows.push({ fault: scenario.fault, expected: scenario.expected, ...(report && { report }), ...(serving && { faultToHealthyMs: Date.now() - injectedAt }) });
+      const recoveredMs = report?.outcome === 'recovered' ? report.timings.recoveredMs : undefined;
+      const faultToHealthyMs = recoveredMs === undefined ? undefined : Date.parse(report!.startedAt) + recoveredMs - injectedAt;
+      rows.push({ fault: scenario.fault, expected: scenario.expected, ...(report && { report }), ...(faultToHealthyMs !== undefined && { faultToHealthyMs }) });
       if (scenario.repair && !controller.signal.aborted) {
         io.out('  (a human repairs it before the next fault)');
         await scenario.repair(box);
@@ -198,7 +199,8 @@ function summaryTable(rows: readonly Row[]): string {
     '',
     median === undefined
       ? 'No restart was issued.'
-      : `Responder overhead (respond start → restart issued): median ${median} ms, max ${overheads[overheads.length - 1]} ms over ${overheads.length} restarts.`,
+      : `Responder overhead (respond start → restart issued): median ${median} ms, max ${overheads[overheads.length - 1]} ms over ${overheads.length} restarts` +
+        ' (a hung app costs the 3 s probe timeout that proves it does not answer).',
   ].join('\n');
 }
 
