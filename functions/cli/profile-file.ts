@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseProxyConfig } from '../core/evidence/index.ts';
 import { parseProfile, type HostProfile } from '../core/profile.ts';
-import type { RespondTarget } from '../core/respond.ts';
+import { targetAt, type RespondTarget } from '../core/respond.ts';
 import { InputError } from '../core/validate.ts';
 
 /** Loads `host.json`, validates it, checks that the files it names can be read, and fills `upstream`. */
@@ -53,19 +53,16 @@ export async function loadProfile(path: string, env: NodeJS.ProcessEnv = process
 
 /** What `respond` needs to know about the host, from its profile. */
 export function targetOf(profile: HostProfile): RespondTarget {
-  const pm2 = { app: profile.app, pm2Home: profile.pm2.home, ...(profile.pm2.user && { pm2User: profile.pm2.user }) };
-  return {
+  return targetAt({
     instanceId: profile.instanceId,
     app: profile.app,
+    healthUrl: profile.healthUrl,
+    pm2Home: profile.pm2.home,
+    ...(profile.pm2.user && { pm2User: profile.pm2.user }),
+    ...(profile.pm2.ecosystem && { ecosystem: profile.pm2.ecosystem }),
     ...(profile.upstream && { upstream: profile.upstream }),
-    snapshot: {
-      ...pm2,
-      healthUrl: profile.healthUrl,
-      ...(profile.upstream && { upstream: profile.upstream }),
-      nginxErrorLog: profile.nginx.errorLog,
-      ...(profile.nginx.config && { nginxConfig: profile.nginx.config }),
-      ...(profile.kernelLog && { kernelLog: profile.kernelLog }),
-    },
-    remediate: { ...pm2, ...(profile.pm2.ecosystem && { ecosystem: profile.pm2.ecosystem }) },
-  };
+    nginxErrorLog: profile.nginx.errorLog,
+    ...(profile.nginx.config && { nginxConfig: profile.nginx.config }),
+    ...(profile.kernelLog && { kernelLog: profile.kernelLog }),
+  });
 }

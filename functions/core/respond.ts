@@ -21,6 +21,39 @@ export interface RespondTarget {
   readonly upstream?: string;
 }
 
+/** Where an app lives on a host: what both modes know, from a host profile or the Lambda's configuration. */
+export interface AppLocation {
+  readonly instanceId: string;
+  readonly app: string;
+  readonly healthUrl: string;
+  readonly upstream?: string;
+  readonly pm2Home?: string;
+  readonly pm2User?: string;
+  readonly ecosystem?: string;
+  readonly nginxConfig?: string;
+  readonly nginxErrorLog?: string;
+  readonly kernelLog?: string;
+}
+
+/** The host scripts' inputs for one app: what the snapshot reads, and what the remediation needs. */
+export function targetAt(where: AppLocation): RespondTarget {
+  const pm2 = { app: where.app, ...(where.pm2Home && { pm2Home: where.pm2Home }), ...(where.pm2User && { pm2User: where.pm2User }) };
+  return {
+    instanceId: where.instanceId,
+    app: where.app,
+    ...(where.upstream && { upstream: where.upstream }),
+    snapshot: {
+      ...pm2,
+      healthUrl: where.healthUrl,
+      ...(where.upstream && { upstream: where.upstream }),
+      ...(where.nginxConfig && { nginxConfig: where.nginxConfig }),
+      ...(where.nginxErrorLog && { nginxErrorLog: where.nginxErrorLog }),
+      ...(where.kernelLog && { kernelLog: where.kernelLog }),
+    },
+    remediate: { ...pm2, ...(where.ecosystem && { ecosystem: where.ecosystem }) },
+  };
+}
+
 export interface RespondDeps {
   readonly host: HostRunner;
   readonly logs: LogSource;

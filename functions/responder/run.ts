@@ -2,9 +2,9 @@
  * One invocation of the responder: event → instances → evidence in parallel → remediation one
  * instance at a time (rolling) → a report per instance on every channel. The handler only wires it.
  */
-import { closedAt, type IncidentStore } from '../core/incident.ts';
+import { closedAt, withoutUndefined, type IncidentStore } from '../core/incident.ts';
 import type { Clock, CoreLogger, HostRunner, LogSource, LogWindow, Notifier, Progress } from '../core/ports.ts';
-import { investigate, remediate, type Investigation, type RespondTarget } from '../core/respond.ts';
+import { investigate, remediate, targetAt, type Investigation, type RespondTarget } from '../core/respond.ts';
 import { parseTrigger } from '../core/trigger.ts';
 import type { Outcome, Report } from '../core/types.ts';
 import { InputError } from '../core/validate.ts';
@@ -159,24 +159,8 @@ function summarize(report: Report): IncidentSummary {
 
 /** What the host scripts need on every instance: the same app layout across the fleet. */
 export function targetFor(config: ResponderConfig, instanceId: string): RespondTarget {
-  const pm2 = {
-    app: config.appName,
-    ...(config.pm2User && { pm2User: config.pm2User }),
-    ...(config.pm2Home && { pm2Home: config.pm2Home }),
-  };
-  return {
-    instanceId,
-    app: config.appName,
-    ...(config.upstream && { upstream: config.upstream }),
-    snapshot: {
-      ...pm2,
-      healthUrl: config.healthUrl,
-      ...(config.upstream && { upstream: config.upstream }),
-      ...(config.nginxConfig && { nginxConfig: config.nginxConfig }),
-      ...(config.nginxErrorLog && { nginxErrorLog: config.nginxErrorLog }),
-    },
-    remediate: { ...pm2, ...(config.ecosystem && { ecosystem: config.ecosystem }) },
-  };
+  const { appName, healthUrl, upstream, pm2Home, pm2User, ecosystem, nginxConfig, nginxErrorLog } = config;
+  return targetAt(withoutUndefined({ instanceId, app: appName, healthUrl, upstream, pm2Home, pm2User, ecosystem, nginxConfig, nginxErrorLog }));
 }
 
 /** Runs `fn` over `items` with at most `limit` at once, keeping the order of results. */
