@@ -11,25 +11,21 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BYTES, SnsNotifier, toChatbotMessage, toSubject } from '../../functions/adapters/aws/sns-notifier.ts';
 import type { Report, TimelineEntry } from '../../functions/core/types.ts';
 import { InputError } from '../../functions/core/validate.ts';
+import { reportFixture } from '../helpers/report.ts';
 
 const sns = mockClient(SNSClient);
 const client = new SNSClient({ region: 'eu-west-1' });
 const topicArn = 'arn:aws:sns:eu-west-1:123456789012:reflex-reports';
 
-const REPORT: Report = {
-  instanceId: 'i-0123456789abcdef0',
-  app: 'web',
-  incidentId: 'inc-2026-11-24T10-00-00Z-i-0123456789abcdef0',
+/** The standard report, with the values the SNS text is checked for. */
+const REPORT: Report = reportFixture({
   startedAt: '2026-11-24T10:00:30.000Z',
   finishedAt: '2026-11-24T10:01:20.000Z',
   diagnosis: {
-    cause: 'process_crashed',
     summary: 'PM2 app web exited with code 1 and nothing listens on 127.0.0.1:3000.',
     advice: ['Read the app error log: pm2 logs web --err --lines 100', 'Check the last deploy (BUILD_ID changed at 09:57:40).'],
-    evidence: [{ source: 'pm2', at: '2026-11-24T10:00:00.000Z', text: 'App [web:0] exited with code [1] via signal [SIGKILL]' }],
   },
-  action: { kind: 'restart', executed: true, reason: 'a restart can fix a crashed process; budget 1 of 3 this hour' },
-  outcome: 'recovered',
+  action: { reason: 'a restart can fix a crashed process; budget 1 of 3 this hour' },
   timeline: [
     { at: '2026-11-24T10:00:00.000Z', source: 'pm2', message: 'App [web:0] exited with code [1] via signal [SIGKILL]' },
     { at: '2026-11-24T10:00:01.000Z', source: 'nginx-error', message: 'connect() failed (111: Connection refused) while connecting to upstream' },
@@ -41,8 +37,7 @@ const REPORT: Report = {
     { minute: '2026-11-24T10:01:00.000Z', count: 7, byStatus: { '502': 5, '504': 2 } },
   ],
   timings: { diagnosedMs: 4_200, actedMs: 15_000, recoveredMs: 45_000 },
-  skippedLines: 0,
-};
+});
 
 interface SentMessage {
   default: string;

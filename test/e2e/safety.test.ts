@@ -5,13 +5,12 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Report } from '../../functions/core/types.ts';
 import { startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
+import { FakeSlack } from '../helpers/slack-server.ts';
 
 const CLI = fileURLToPath(new URL('../../functions/cli/reflex.js', import.meta.url));
 
@@ -40,29 +39,9 @@ function respond(box: Sandbox, flags: string[] = [], env: Record<string, string>
   });
 }
 
-/** An incoming webhook on a loopback port: records the JSON body of every POST, answers `ok`. */
-async function startWebhook(): Promise<{ url: string; messages: { text: string; blocks: unknown[] }[]; close: () => Promise<void> }> {
-  const messages: { text: string; blocks: unknown[] }[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      messages.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { text: string; blocks: unknown[] });
-      response.writeHead(200, { 'content-type': 'text/plain' });
-      response.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/services/T000/B000/e2e`,
-    messages,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 let sandbox: Sandbox | undefined;
-let webhook: Awaited<ReturnType<typeof startWebhook>> | undefined;
+/** Slack's incoming webhook, on a loopback port. */
+let slack: FakeSlack | undefined;
 
 async function healthySandbox(): Promise<Sandbox> {
   sandbox = await startSandbox({ bootMs: 300 });
@@ -73,8 +52,8 @@ async function healthySandbox(): Promise<Sandbox> {
 afterEach(async () => {
   await sandbox?.stop();
   sandbox = undefined;
-  await webhook?.close();
-  webhook = undefined;
+  await slack?.stop();
+  slack = undefined;
 });
 
 describe('safety in local mode (real nginx + PM2)', { timeout: 120_000 }, () => {
@@ -108,12 +87,13 @@ describe('safety in local mode (real nginx + PM2)', { timeout: 120_000 }, () => 
   it('with a Slack webhook and --report: Slack gets the opening and the closing message, the HTML page is written', async () => {
     // Prepare
     const box = await healthySandbox();
-    webhook = await startWebhook();
+    slack = new FakeSlack();
+    await slack.start();
     const html = join(box.dir, 'incident.html');
     await box.faults.crash();
 
     // Act
-    const run = await respond(box, ['--report', html], { REFLEX_SLACK_WEBHOOK_URL: webhook.url });
+    const run = await respond(box, ['--report', html], { REFLEX_SLACK_WEBHOOK_URL: slack.webhookUrl });
 
     // Assess: the incident
     expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
@@ -121,11 +101,11 @@ describe('safety in local mode (real nginx + PM2)', { timeout: 120_000 }, () => 
     expect(run.code).toBe(0);
     // Assess: two Slack messages, opening and closing
     const where = `web on ${box.profile.instanceId}`;
-    expect(webhook.messages.map((message) => message.text.split('\n')[0])).toEqual([
+    expect(slack.headlines).toEqual([
       `Gateway errors on ${where}: diagnosing`,
       `${where}: process_crashed, recovered`,
     ]);
-    expect(webhook.messages[1]?.blocks).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'header' })]));
+    expect(slack.requests[1]?.body['blocks']).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'header' })]));
     // Assess: the page names the cause and draws the chart
     const page = await readFile(html, 'utf8');
     expect(page).toMatch(/^<!DOCTYPE html>/i);

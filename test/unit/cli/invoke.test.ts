@@ -14,6 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Io } from '../../../functions/cli/main.ts';
 import { ENV } from '../../../functions/responder/env.ts';
+import { responderEnv } from '../../helpers/responder-env.ts';
 
 const ssm = mockClient(SSMClient);
 const logs = mockClient(CloudWatchLogsClient);
@@ -21,22 +22,11 @@ const sns = mockClient(SNSClient);
 
 const EVENTS = fileURLToPath(new URL('../../../events/', import.meta.url));
 
-const ENVIRONMENT: Record<string, string> = {
-  [ENV.appName]: 'web',
-  [ENV.pm2User]: 'ubuntu',
-  [ENV.healthUrl]: 'http://127.0.0.1/',
-  [ENV.snapshotDocument]: 'reflex-snapshot',
-  [ENV.remediateDocument]: 'reflex-remediate',
-  [ENV.topicArn]: 'arn:aws:sns:eu-west-1:123456789012:reflex-web',
-  [ENV.alarmName]: 'reflex-web-gateway-errors',
-  [ENV.accessLogGroup]: '/reflex/web/nginx-access',
-  [ENV.errorLogGroup]: '/reflex/web/nginx-error',
-  [ENV.pm2LogGroup]: '/reflex/web/pm2',
-  [ENV.kernelLogGroup]: '/reflex/web/kernel',
+const ENVIRONMENT = responderEnv({
   AWS_REGION: 'eu-west-1',
   // invoke keeps a log level the user set; the handler's warnings would clutter the test output.
   POWERTOOLS_LOG_LEVEL: 'SILENT',
-};
+});
 
 let dir: string;
 

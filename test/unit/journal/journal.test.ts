@@ -3,8 +3,6 @@
  * it sends to Slack in each mode, through the official clients pointed at a local HTTP server that plays Slack.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -13,135 +11,28 @@ import { FileStateStore } from '../../../functions/adapters/local/file-state-sto
 import type { IncidentRecord, IncidentStore } from '../../../functions/core/incident.ts';
 import type { CoreLogger } from '../../../functions/core/ports.ts';
 import type { Report } from '../../../functions/core/types.ts';
+import { reportFixture } from '../../helpers/report.ts';
+import { FakeSlack } from '../../helpers/slack-server.ts';
 
 const TOKEN = 'xoxb-1234567890-abcdefghij';
-const WEBHOOK_PATH = '/services/T000/B000/secretpart';
 const INSTANCE = 'i-0123456789abcdef0';
 const T0 = Date.parse('2026-11-24T10:00:00.000Z');
 
-// ---------------------------------------------------------------- Slack, played by a local server
-
-interface SlackRequest {
-  readonly path: string;
-  readonly body: Record<string, unknown>;
-}
-
-/** Records every request and answers like Slack; `hold()` keeps the answers back until released (a slow Slack). */
-class FakeSlack {
-  readonly requests: SlackRequest[] = [];
-  private server: Server | undefined;
-  private port = 0;
-  private ts = 1;
-  private held: (() => void)[] | undefined;
-  private failure: { status: number; body: unknown } | undefined;
-
-  async start(): Promise<void> {
-    this.server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const body = request.headers['content-type']?.includes('application/json')
-          ? (JSON.parse(raw) as Record<string, unknown>)
-          : Object.fromEntries(new URLSearchParams(raw));
-        this.requests.push({ path: request.url ?? '', body });
-        const answer = (): void => this.answer(request.url ?? '', body, response);
-        if (this.held) this.held.push(answer);
-        else answer();
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server?.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-
-  /** A Slack with no history, answering at once; message timestamps start again at 1. */
-  reset(): void {
-    this.forget();
-    this.ts = 1;
-    this.held = undefined;
-    this.failure = undefined;
-  }
-
-  /** Forgets the requests seen so far (messages already posted stay posted). */
-  forget(): void {
-    this.requests.length = 0;
-  }
-
-  /** Answers nothing until the returned function is called. */
-  hold(): () => void {
-    this.held = [];
-    return () => {
-      const waiting = this.held ?? [];
-      this.held = undefined;
-      for (const answer of waiting) answer();
-    };
-  }
-
-  /** Every request fails with this answer. */
-  fail(status: number, body: unknown): void {
-    this.failure = { status, body };
-  }
-
-  get apiUrl(): string {
-    return `http://127.0.0.1:${this.port}/api/`;
-  }
-
-  get webhookUrl(): string {
-    return `http://127.0.0.1:${this.port}${WEBHOOK_PATH}`;
-  }
-
-  /** `chat.postMessage`, `chat.update`, `thread` (a threaded reply) or `webhook`, in order. */
-  get calls(): string[] {
-    return this.requests.map((request) => {
-      if (request.path === WEBHOOK_PATH) return 'webhook';
-      const method = request.path.replace(/^\/api\//, '');
-      return method === 'chat.postMessage' && request.body['thread_ts'] !== undefined ? 'thread' : method;
-    });
-  }
-
-  /** The first line of each message's fallback text: the headline without its emoji. */
-  get headlines(): string[] {
-    return this.requests.filter((request) => request.body['thread_ts'] === undefined).map((request) => String(request.body['text']).split('\n')[0] ?? '');
-  }
-
-  /** Like Slack: a post gets a new `ts`, an update answers with the `ts` it edited. */
-  private answer(path: string, body: Record<string, unknown>, response: ServerResponse): void {
-    const ts = path.endsWith('/chat.update') ? String(body['ts']) : `1764000000.00000${this.ts++}`;
-    const reply = this.failure ?? (path === WEBHOOK_PATH ? { status: 200, body: 'ok' } : { status: 200, body: { ok: true, channel: 'C0CHANNEL', ts } });
-    response.writeHead(reply.status, { 'content-type': typeof reply.body === 'string' ? 'text/plain' : 'application/json' });
-    response.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
-  }
-}
-
 // ---------------------------------------------------------------- reports at each phase
 
-const DRAFT: Report = {
+/** Diagnosed, the restart decided but not issued yet. */
+const DRAFT: Report = reportFixture({
   instanceId: INSTANCE,
-  app: 'web',
-  incidentId: 'evt-6a7e8f-i-0123456789abcdef0',
-  startedAt: '2026-11-24T10:00:00.000Z',
   finishedAt: '2026-11-24T10:00:03.000Z',
-  diagnosis: {
-    cause: 'process_crashed',
-    summary: 'web crashed (exited with code 1 at 09:59:57) and PM2 did not restart it (status stopped).',
-    advice: ['Restart it: `pm2 restart web`.'],
-    evidence: [{ source: 'pm2', at: '2026-11-24T09:59:57.000Z', text: 'App [web:0] exited with code [1] via signal [SIGINT]' }],
-  },
-  action: { kind: 'restart', executed: false, reason: 'web crashed and PM2 did not bring it back; a restart serves users again.' },
+  action: { executed: false },
   // A draft's outcome is not decided yet; the journal must not show it.
   outcome: 'escalated',
   timeline: [
     { at: '2026-11-24T09:59:57.000Z', source: 'pm2', message: 'App [web:0] exited with code [1]' },
     { at: '2026-11-24T10:00:03.000Z', source: 'responder', message: 'diagnosed process_crashed' },
   ],
-  gatewayErrors: [{ minute: '2026-11-24T09:59:00.000Z', count: 40, byStatus: { '502': 40 } }],
   timings: { diagnosedMs: 3000 },
-  skippedLines: 0,
-};
+});
 
 function acting(): Report {
   return { ...structuredClone(DRAFT), action: { ...DRAFT.action, executed: true }, timings: { diagnosedMs: 3000, actedMs: 4000 } };
@@ -392,7 +283,7 @@ describe('Journal: Slack with an incoming webhook', () => {
 describe('Journal: failures never throw', () => {
   it('Slack refuses every call: each phase resolves, the record is saved, the failure is logged without the token', async () => {
     // Prepare
-    slack.fail(200, { ok: false, error: 'not_in_channel' });
+    slack.answerAlways({ status: 200, body: { ok: false, error: 'not_in_channel' } });
     const logger = new ListLogger();
     const journal = botJournal(logger);
 
@@ -410,7 +301,7 @@ describe('Journal: failures never throw', () => {
 
   it('the webhook answers 404: each phase resolves; the webhook URL is not logged', async () => {
     // Prepare
-    slack.fail(404, 'no_service');
+    slack.answerAlways({ status: 404, body: 'no_service' });
     const logger = new ListLogger();
     const journal = new Journal({ store, slack: { kind: 'webhook', url: slack.webhookUrl }, logger, now: () => new Date(now) });
 

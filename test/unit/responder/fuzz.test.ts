@@ -6,25 +6,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { HostParams, HostRunner, HostScript, LogSource, Notifier } from '../../../functions/core/ports.ts';
 import { parseConfig } from '../../../functions/responder/config.ts';
-import { ENV } from '../../../functions/responder/env.ts';
 import { handleEvent, type ResponderDeps, type ResponderResult } from '../../../functions/responder/run.ts';
+import { ALARM_NAME, responderEnv } from '../../helpers/responder-env.ts';
 
 const SEED = 0x5eed_2026;
 const EVENTS = 1_000;
-const ALARM_NAME = 'reflex-web-gateway-errors';
-
-const CONFIG = parseConfig({
-  [ENV.appName]: 'web',
-  [ENV.healthUrl]: 'http://127.0.0.1/',
-  [ENV.snapshotDocument]: 'reflex-snapshot',
-  [ENV.remediateDocument]: 'reflex-remediate',
-  [ENV.topicArn]: 'arn:aws:sns:eu-west-1:123456789012:reflex-web',
-  [ENV.alarmName]: ALARM_NAME,
-  [ENV.accessLogGroup]: '/reflex/web/nginx-access',
-  [ENV.errorLogGroup]: '/reflex/web/nginx-error',
-  [ENV.pm2LogGroup]: '/reflex/web/pm2',
-  [ENV.kernelLogGroup]: '/reflex/web/kernel',
-});
+const CONFIG = parseConfig(responderEnv());
 
 function event(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`../../../events/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;

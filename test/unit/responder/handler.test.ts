@@ -31,6 +31,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ResponderResult } from '../../../functions/responder/run.ts';
 import { ENV } from '../../../functions/responder/env.ts';
+import { ALARM_NAME, QUIET_POWERTOOLS, responderEnv, TOPIC_ARN } from '../../helpers/responder-env.ts';
 
 const ssm = mockClient(SSMClient);
 const logs = mockClient(CloudWatchLogsClient);
@@ -39,32 +40,15 @@ const dynamo = mockClient(DynamoDBDocumentClient);
 
 const A = 'i-0abc12345def67890';
 const B = 'i-0def67890abc12345';
-const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:reflex-web';
-const ALARM = 'reflex-web-gateway-errors';
 const ECOSYSTEM = '/srv/web/ecosystem.config.cjs';
 /** The Lambda timeout the stack sets: REFLEX_VERIFY_SECONDS (120) + 60 s of margin. */
 const LAMBDA_TIMEOUT_MS = 180_000;
 
-const ENVIRONMENT: Record<string, string> = {
-  [ENV.appName]: 'web',
-  [ENV.pm2User]: 'ubuntu',
+const ENVIRONMENT = responderEnv({
   [ENV.ecosystem]: ECOSYSTEM,
-  [ENV.healthUrl]: 'http://127.0.0.1/',
   [ENV.nginxErrorLog]: '/var/log/nginx/error.log',
-  [ENV.snapshotDocument]: 'reflex-snapshot',
-  [ENV.remediateDocument]: 'reflex-remediate',
-  [ENV.topicArn]: TOPIC,
-  [ENV.alarmName]: ALARM,
-  [ENV.windowSeconds]: '300',
-  [ENV.accessLogGroup]: '/reflex/web/nginx-access',
-  [ENV.errorLogGroup]: '/reflex/web/nginx-error',
-  [ENV.pm2LogGroup]: '/reflex/web/pm2',
-  [ENV.kernelLogGroup]: '/reflex/web/kernel',
-  [ENV.verifySeconds]: '120',
-  // Keep the test output readable: Powertools writes JSON logs and EMF metrics to stdout.
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  POWERTOOLS_METRICS_DISABLED: 'true',
-};
+  ...QUIET_POWERTOOLS,
+});
 
 const SNAPSHOT_PARAMETERS = {
   App: ['web'],
@@ -315,7 +299,7 @@ describe('handler: an ALARM event, per cause (recorded snapshots)', () => {
     }
     // Assess: one report on the topic, readable and structured
     expect(publishes()).toEqual([
-      { TopicArn: TOPIC, MessageStructure: 'json', Subject: `[Reflex] web on ${A}: ${cause} -> ${outcome}`, Message: expect.any(String) },
+      { TopicArn: TOPIC_ARN, MessageStructure: 'json', Subject: `[Reflex] web on ${A}: ${cause} -> ${outcome}`, Message: expect.any(String) },
     ]);
     const body = message();
     expect(body.default).toContain(`[Reflex] web on ${A}: ${cause}`);
@@ -367,7 +351,7 @@ describe('handler: events that start nothing', () => {
     const result = await invoke(handler, other);
 
     // Assess
-    expect(result).toEqual({ status: 'ignored', reason: `alarm "someone-elses-alarm" is not this responder's ("${ALARM}")` });
+    expect(result).toEqual({ status: 'ignored', reason: `alarm "someone-elses-alarm" is not this responder's ("${ALARM_NAME}")` });
     expect(ssm.calls()).toHaveLength(0);
   });
 

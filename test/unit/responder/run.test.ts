@@ -9,8 +9,8 @@ import type { IncidentRecord, IncidentStore } from '../../../functions/core/inci
 import type { Clock, HostParams, HostRunResult, HostRunner, HostScript, LogSource, LogWindow, Notifier } from '../../../functions/core/ports.ts';
 import type { Report } from '../../../functions/core/types.ts';
 import { parseConfig, type ResponderConfig } from '../../../functions/responder/config.ts';
-import { ENV } from '../../../functions/responder/env.ts';
 import { handleEvent, type ResponderDeps } from '../../../functions/responder/run.ts';
+import { responderEnv } from '../../helpers/responder-env.ts';
 
 const A = 'i-0aaaaaaaaaaaaaaa1';
 const B = 'i-0bbbbbbbbbbbbbbb2';
@@ -18,21 +18,7 @@ const C = 'i-0ccccccccccccccc3';
 /** What one SSM round trip costs on the fake clock. */
 const HOST_CALL_MS = 2_000;
 
-const CONFIG: ResponderConfig = parseConfig({
-  [ENV.appName]: 'web',
-  [ENV.pm2User]: 'ubuntu',
-  [ENV.healthUrl]: 'http://127.0.0.1/',
-  [ENV.snapshotDocument]: 'reflex-snapshot',
-  [ENV.remediateDocument]: 'reflex-remediate',
-  [ENV.topicArn]: 'arn:aws:sns:eu-west-1:123456789012:reflex-web',
-  [ENV.alarmName]: 'reflex-web-gateway-errors',
-  [ENV.windowSeconds]: '300',
-  [ENV.verifySeconds]: '120',
-  [ENV.accessLogGroup]: '/reflex/web/nginx-access',
-  [ENV.errorLogGroup]: '/reflex/web/nginx-error',
-  [ENV.pm2LogGroup]: '/reflex/web/pm2',
-  [ENV.kernelLogGroup]: '/reflex/web/kernel',
-});
+const CONFIG: ResponderConfig = parseConfig(responderEnv());
 
 function fixture(name: string): string {
   return readFileSync(new URL(`../../fixtures/snapshots/${name}.txt`, import.meta.url), 'utf8');

@@ -8,11 +8,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CloudWatchLogsClient, FilterLogEventsCommand, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -28,34 +23,17 @@ import { investigate, remediate } from '../../../functions/core/respond.ts';
 import { parseConfig, type ResponderConfig } from '../../../functions/responder/config.ts';
 import { ENV } from '../../../functions/responder/env.ts';
 import { handleEvent, targetFor, type ResponderDeps, type ResponderResult } from '../../../functions/responder/run.ts';
+import { startDynalite, type Dynalite } from '../../helpers/dynalite.ts';
+import { ALARM_NAME, QUIET_POWERTOOLS, responderEnv, TOPIC_ARN } from '../../helpers/responder-env.ts';
+import { FakeSlack } from '../../helpers/slack-server.ts';
 
-const require = createRequire(import.meta.url);
-const dynalite = require('dynalite') as (options: { createTableMs?: number }) => Server;
-
-const ALARM = 'reflex-web-gateway-errors';
-const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:reflex-web';
 const TABLE = 'reflex-safety';
 const TOKEN = 'xoxb-1234567890-abcdefghij';
 const MINUTE = 60_000;
 /** The Lambda timeout the stack sets: REFLEX_VERIFY_SECONDS (120) + 60 s of margin. */
 const LAMBDA_TIMEOUT_MS = 180_000;
 
-const CONFIG: ResponderConfig = parseConfig({
-  [ENV.appName]: 'web',
-  [ENV.pm2User]: 'ubuntu',
-  [ENV.healthUrl]: 'http://127.0.0.1/',
-  [ENV.snapshotDocument]: 'reflex-snapshot',
-  [ENV.remediateDocument]: 'reflex-remediate',
-  [ENV.topicArn]: TOPIC,
-  [ENV.alarmName]: ALARM,
-  [ENV.windowSeconds]: '300',
-  [ENV.accessLogGroup]: '/reflex/web/nginx-access',
-  [ENV.errorLogGroup]: '/reflex/web/nginx-error',
-  [ENV.pm2LogGroup]: '/reflex/web/pm2',
-  [ENV.kernelLogGroup]: '/reflex/web/kernel',
-  [ENV.verifySeconds]: '120',
-  [ENV.tableName]: TABLE,
-});
+const CONFIG: ResponderConfig = parseConfig(responderEnv({ [ENV.tableName]: TABLE }));
 
 // ---------------------------------------------------------------- recorded snapshots
 
@@ -186,118 +164,20 @@ class ListLogger implements CoreLogger {
   }
 }
 
-// ---------------------------------------------------------------- Slack's Web API, played by a local server
-
-interface SlackRequest {
-  readonly method: string;
-  readonly body: Record<string, string>;
-}
-
-interface SlackReply {
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-  readonly body?: unknown;
-}
-
-/** Answers chat.postMessage / chat.update like Slack; a per-method script of replies goes first. */
-class FakeSlackApi {
-  readonly requests: SlackRequest[] = [];
-  private readonly scripts = new Map<string, SlackReply[]>();
-  private always: SlackReply | undefined;
-  private server: Server | undefined;
-  private port = 0;
-  private ts = 1;
-
-  async start(): Promise<void> {
-    this.server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const method = (request.url ?? '').replace(/^\/api\//, '');
-        this.requests.push({ method, body: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) });
-        const reply = this.scripts.get(method)?.shift() ?? this.always ?? { status: 200, body: { ok: true, channel: 'C0CHANNEL', ts: `1764000000.${String(this.ts++).padStart(6, '0')}` } };
-        response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-        response.end(JSON.stringify(reply.body ?? { ok: false, error: 'internal_error' }));
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server?.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-
-  reset(): void {
-    this.requests.length = 0;
-    this.scripts.clear();
-    this.always = undefined;
-  }
-
-  script(method: string, replies: SlackReply[]): void {
-    this.scripts.set(method, [...replies]);
-  }
-
-  /** Every request gets this reply (an outage). */
-  answerAlways(reply: SlackReply): void {
-    this.always = reply;
-  }
-
-  get apiUrl(): string {
-    return `http://127.0.0.1:${this.port}/api/`;
-  }
-
-  /** The incident messages: posts that are not a threaded reply. */
-  get incidentPosts(): SlackRequest[] {
-    return this.requests.filter((request) => request.method === 'chat.postMessage' && request.body['thread_ts'] === undefined);
-  }
-
-  get updates(): SlackRequest[] {
-    return this.requests.filter((request) => request.method === 'chat.update');
-  }
-
-  get threadReplies(): SlackRequest[] {
-    return this.requests.filter((request) => request.method === 'chat.postMessage' && request.body['thread_ts'] !== undefined);
-  }
-}
-
 // ---------------------------------------------------------------- wiring
 
 const sns = mockClient(SNSClient);
-const slack = new FakeSlackApi();
-let server: Server;
-let documentClient: DynamoDBDocumentClient;
+/** Slack's Web API, played by a local server. */
+const slack = new FakeSlack();
+let dynamo: Dynalite;
 
 beforeAll(async () => {
   await slack.start();
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  documentClient = DynamoDBDocumentClient.from(client);
+  dynamo = await startDynalite({ tableName: TABLE, region: 'eu-west-1' });
 });
 
 afterAll(async () => {
-  documentClient?.destroy();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await dynamo?.stop();
   await slack.stop();
 });
 
@@ -324,7 +204,7 @@ interface World {
 
 function world(after: AfterAction = 'recovers'): World {
   const clock = new FakeClock(T0);
-  const store = new DynamoDbStateStore({ client: documentClient, tableName: TABLE, clock: () => clock.now() });
+  const store = new DynamoDbStateStore({ client: dynamo.documentClient, tableName: TABLE, clock: () => clock.now() });
   const instanceId = newInstanceId();
   const host = new RecordedHost(store, after);
   host.crash(instanceId);
@@ -340,7 +220,7 @@ function depsOf(w: World): ResponderDeps {
     host: w.host,
     logs: emptyLogs,
     findInstances: async () => [w.instanceId],
-    notifiers: [new SnsNotifier({ client: new SNSClient({ region: 'eu-west-1' }), topicArn: TOPIC })],
+    notifiers: [new SnsNotifier({ client: new SNSClient({ region: 'eu-west-1' }), topicArn: TOPIC_ARN })],
     store: w.store,
     clock: w.clock,
     logger: w.logger,
@@ -360,8 +240,8 @@ function alarmAt(now: Date, id: string = randomUUID()): Record<string, unknown> 
     account: '123456789012',
     time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     region: 'eu-west-1',
-    resources: [`arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${ALARM}`],
-    detail: { alarmName: ALARM, state: { value: 'ALARM', reason: 'Threshold Crossed', timestamp: now.toISOString() } },
+    resources: [`arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${ALARM_NAME}`],
+    detail: { alarmName: ALARM_NAME, state: { value: 'ALARM', reason: 'Threshold Crossed', timestamp: now.toISOString() } },
   };
 }
 
@@ -413,7 +293,7 @@ describe('safety: replayed events', { timeout: 30_000 }, () => {
     expect(await w.store.restarts(w.instanceId)).toHaveLength(1);
     expect(slack.incidentPosts).toHaveLength(1);
     // acting, verifying, closed: each an update of that one message, the timeline threaded under it
-    expect(slack.updates.map((update) => update.body['text']?.split('\n')[0])).toEqual([
+    expect(slack.updates.map((update) => String(update.body['text']).split('\n')[0])).toEqual([
       `web on ${w.instanceId}: process_crashed, restarting`,
       `web on ${w.instanceId}: process_crashed, verifying recovery`,
       `web on ${w.instanceId}: process_crashed, recovered`,
@@ -614,7 +494,7 @@ describe('safety: a failing channel never repeats or blocks the remediation', { 
   it('Slack 429 with Retry-After: waits it out and posts the message; one restart; SNS has the report', async () => {
     // Prepare
     const w = world();
-    slack.script('chat.postMessage', [{ status: 429, headers: { 'retry-after': '1' }, body: { ok: false, error: 'ratelimited' } }]);
+    slack.script('/api/chat.postMessage', [{ status: 429, headers: { 'retry-after': '1' }, body: { ok: false, error: 'ratelimited' } }]);
 
     // Act
     const result = await deliver(w, alarmEvent(w));
@@ -624,7 +504,7 @@ describe('safety: a failing channel never repeats or blocks the remediation', { 
       { channel: 'sns', ok: true },
       { channel: 'slack', ok: true },
     ]);
-    const posts = slack.requests.filter((request) => request.method === 'chat.postMessage' && request.body['thread_ts'] === undefined);
+    const posts = slack.incidentPosts;
     expect(posts).toHaveLength(2);
     expect(posts[0]?.body['text']).toBe(posts[1]?.body['text']);
     expect(slack.updates.length).toBeGreaterThanOrEqual(1);
@@ -753,22 +633,7 @@ describe('safety: the Slack secret cannot be read (the Lambda handler)', { timeo
 
   async function loadHandler(): Promise<(event: unknown, context: Context) => Promise<ResponderResult>> {
     vi.resetModules();
-    const env: Record<string, string> = {
-      [ENV.appName]: 'web',
-      [ENV.pm2User]: 'ubuntu',
-      [ENV.healthUrl]: 'http://127.0.0.1/',
-      [ENV.snapshotDocument]: 'reflex-snapshot',
-      [ENV.remediateDocument]: 'reflex-remediate',
-      [ENV.topicArn]: TOPIC,
-      [ENV.alarmName]: ALARM,
-      [ENV.accessLogGroup]: '/reflex/web/nginx-access',
-      [ENV.errorLogGroup]: '/reflex/web/nginx-error',
-      [ENV.pm2LogGroup]: '/reflex/web/pm2',
-      [ENV.kernelLogGroup]: '/reflex/web/kernel',
-      [ENV.slackSecretArn]: SECRET_ARN,
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-    };
+    const env = responderEnv({ [ENV.slackSecretArn]: SECRET_ARN, ...QUIET_POWERTOOLS });
     for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
     const module = await import('../../../functions/responder/handler.ts');
     return module.handler as unknown as (event: unknown, context: Context) => Promise<ResponderResult>;

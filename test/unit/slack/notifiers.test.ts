@@ -2,7 +2,7 @@
  * Both Slack notifiers against a real local HTTP server that plays Slack (webhook endpoint and Web API), through the
  * official clients: what is tested is what ships.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BotNotifier } from '../../../functions/adapters/slack/bot-notifier.ts';
@@ -10,109 +10,13 @@ import { realSleep, type SlackRetryOptions } from '../../../functions/adapters/s
 import { WebhookNotifier } from '../../../functions/adapters/slack/webhook-notifier.ts';
 import { SLACK_LIMITS, type SlackBlock } from '../../../functions/core/slack-blocks.ts';
 import type { Report } from '../../../functions/core/types.ts';
+import { reportFixture } from '../../helpers/report.ts';
+import { FakeSlack, WEBHOOK_PATH, type SlackRequest } from '../../helpers/slack-server.ts';
 
-interface Recorded {
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Record<string, unknown>;
-}
-
-interface Reply {
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-  readonly body?: unknown;
-}
-
-const WEBHOOK_PATH = '/services/T000/B000/secretpart';
 const TOKEN = 'xoxb-1234567890-abcdefghij';
 
-/** Plays Slack: records every request; answers from a per-path script, then with a success. */
-class FakeSlack {
-  readonly requests: Recorded[] = [];
-  private readonly scripts = new Map<string, Reply[]>();
-  private server: Server | undefined;
-  private port = 0;
-  private nextTs = 1;
-
-  async start(): Promise<void> {
-    this.server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const path = request.url ?? '';
-        const raw = Buffer.concat(chunks).toString('utf8');
-        this.requests.push({ path, headers: request.headers, body: parseBody(raw, request.headers['content-type']) });
-        const reply = this.scripts.get(path)?.shift() ?? this.success(path);
-        response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-        response.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {}));
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server?.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-
-  reset(): void {
-    this.requests.length = 0;
-    this.scripts.clear();
-  }
-
-  script(path: string, replies: Reply[]): void {
-    this.scripts.set(path, [...replies]);
-  }
-
-  get webhookUrl(): string {
-    return `http://127.0.0.1:${this.port}${WEBHOOK_PATH}`;
-  }
-
-  get apiUrl(): string {
-    return `http://127.0.0.1:${this.port}/api/`;
-  }
-
-  private success(path: string): Reply {
-    if (path === WEBHOOK_PATH) return { status: 200, body: 'ok' };
-    return { status: 200, body: { ok: true, channel: 'C0CHANNEL', ts: `1764000000.00000${this.nextTs++}` } };
-  }
-}
-
-/** The Web API client sends form bodies with JSON-encoded blocks; webhooks send JSON. */
-function parseBody(raw: string, contentType: string | undefined): Record<string, unknown> {
-  if (contentType?.includes('application/json')) return JSON.parse(raw) as Record<string, unknown>;
-  const body: Record<string, unknown> = {};
-  for (const [key, value] of new URLSearchParams(raw)) {
-    body[key] = key === 'blocks' ? JSON.parse(value) : value;
-  }
-  return body;
-}
-
-const REPORT: Report = {
-  instanceId: 'i-0123456789abcdef0',
-  app: 'web',
-  incidentId: 'evt-6a7e8f',
-  startedAt: '2026-11-24T10:00:00.000Z',
-  finishedAt: '2026-11-24T10:01:10.000Z',
-  diagnosis: {
-    cause: 'process_crashed',
-    summary: 'The app web exited with code 1 and nginx could not connect to 127.0.0.1:3000.',
-    advice: ['Read the app error log around 10:00 for the exception.'],
-    evidence: [{ source: 'pm2', at: '2026-11-24T09:59:57.000Z', text: 'App [web:0] exited with code [1] via signal [SIGINT]' }],
-  },
-  action: { kind: 'restart', executed: true, reason: 'the process crashed' },
-  outcome: 'recovered',
-  timeline: [
-    { at: '2026-11-24T09:59:57.000Z', source: 'pm2', message: 'App [web:0] exited with code [1]' },
-    { at: '2026-11-24T10:00:05.000Z', source: 'responder', message: 'restart issued' },
-  ],
-  gatewayErrors: [{ minute: '2026-11-24T09:59:00.000Z', count: 40, byStatus: { '502': 40 } }],
-  timings: { diagnosedMs: 3000, actedMs: 5000, recoveredMs: 42_000 },
-  skippedLines: 0,
-};
-
 function hostileReport(): Report {
-  const base = structuredClone(REPORT);
+  const base = reportFixture();
   return {
     ...base,
     diagnosis: {
@@ -135,12 +39,12 @@ function recordingSleep(): { waits: number[]; sleep: (ms: number) => Promise<voi
   return { waits, sleep: async (ms) => { waits.push(ms); await realSleep(ms); } };
 }
 
-function blocksOf(request: Recorded | undefined): SlackBlock[] {
+function blocksOf(request: SlackRequest | undefined): SlackBlock[] {
   return (request?.body['blocks'] ?? []) as SlackBlock[];
 }
 
 /** Every text in a payload, flattened. */
-function payloadText(request: Recorded | undefined): string {
+function payloadText(request: SlackRequest | undefined): string {
   return JSON.stringify(request?.body ?? {});
 }
 
@@ -163,8 +67,8 @@ describe('WebhookNotifier', () => {
     // Prepare
     const notifier = new WebhookNotifier({ url: slack.webhookUrl, retry: FAST });
     // Act
-    const opened = await notifier.open(structuredClone(REPORT));
-    const closed = await notifier.publish(structuredClone(REPORT));
+    const opened = await notifier.open(reportFixture());
+    const closed = await notifier.publish(reportFixture());
     // Assess
     expect([opened, closed]).toEqual([{ channel: 'slack', ok: true }, [{ channel: 'slack', ok: true }]]);
     expect(slack.requests.map((r) => r.path)).toEqual([WEBHOOK_PATH, WEBHOOK_PATH]);
@@ -181,7 +85,7 @@ describe('WebhookNotifier', () => {
     const { waits, sleep } = recordingSleep();
     const notifier = new WebhookNotifier({ url: slack.webhookUrl, retry: FAST, sleep });
     // Act
-    const result = await notifier.close(structuredClone(REPORT));
+    const result = await notifier.close(reportFixture());
     // Assess
     expect(result).toEqual({ channel: 'slack', ok: true });
     expect(waits).toEqual([1000]);
@@ -194,7 +98,7 @@ describe('WebhookNotifier', () => {
     slack.script(WEBHOOK_PATH, Array(10).fill({ status: 500, body: 'internal_error' }));
     const notifier = new WebhookNotifier({ url: slack.webhookUrl, retry: FAST });
     // Act
-    const result = await notifier.close(structuredClone(REPORT));
+    const result = await notifier.close(reportFixture());
     // Assess
     expect(result).toEqual({ channel: 'slack', ok: false, error: 'Slack webhook answered HTTP 500: internal_error; the message was not delivered' });
     expect(slack.requests).toHaveLength(1 + (FAST.retries ?? 0));
@@ -207,7 +111,7 @@ describe('WebhookNotifier', () => {
     const { waits, sleep } = recordingSleep();
     const notifier = new WebhookNotifier({ url: slack.webhookUrl, retry: FAST, sleep });
     // Act
-    const result = await notifier.close(structuredClone(REPORT));
+    const result = await notifier.close(reportFixture());
     // Assess
     expect(result.ok).toBe(false);
     expect(result.error).toContain('rate limited');
@@ -223,7 +127,7 @@ describe('WebhookNotifier', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const notifier = new WebhookNotifier({ url: `http://127.0.0.1:${port}/services/x`, retry: { ...FAST, retries: 0 } });
     // Act
-    const result = await notifier.close(structuredClone(REPORT));
+    const result = await notifier.close(reportFixture());
     // Assess
     expect(result.ok).toBe(false);
     expect(result.error).toMatch(/^could not reach the Slack webhook/);
@@ -250,7 +154,7 @@ describe('BotNotifier', () => {
   it('posts one message, updates it as the incident moves, and threads the timeline once at the end', async () => {
     // Prepare
     const notifier = bot();
-    const report = structuredClone(REPORT);
+    const report = reportFixture();
     // Act
     const opened = await notifier.open(report);
     const acting = await notifier.update('acting', report);
@@ -281,7 +185,7 @@ describe('BotNotifier', () => {
     // Prepare
     const notifier = bot({ message: { channel: 'C0EARLIER', ts: '1763999999.000100' } });
     // Act
-    const result = await notifier.close(structuredClone(REPORT));
+    const result = await notifier.close(reportFixture());
     // Assess
     expect(result.ok).toBe(true);
     expect(slack.requests.map((r) => [r.path, r.body['ts'] ?? r.body['thread_ts']])).toEqual([
@@ -293,7 +197,7 @@ describe('BotNotifier', () => {
   it('keeps updates in order even when they are not awaited one by one', async () => {
     // Prepare
     const notifier = bot();
-    const report = structuredClone(REPORT);
+    const report = reportFixture();
     // Act
     const all = [notifier.open(report), notifier.update('acting', report), notifier.update('verifying', report), notifier.close(report)];
     await Promise.all(all);
@@ -308,7 +212,7 @@ describe('BotNotifier', () => {
     const { waits, sleep } = recordingSleep();
     const notifier = bot({ sleep });
     // Act
-    const result = await notifier.open(structuredClone(REPORT));
+    const result = await notifier.open(reportFixture());
     // Assess
     expect(result).toMatchObject({ ok: true, message: { channel: 'C0CHANNEL' } });
     expect(waits).toEqual([1000]);
@@ -320,7 +224,7 @@ describe('BotNotifier', () => {
     slack.script('/api/chat.postMessage', Array(10).fill({ status: 503, body: 'unavailable' }));
     const notifier = bot();
     // Act
-    const result = await notifier.publish(structuredClone(REPORT));
+    const result = await notifier.publish(reportFixture());
     // Assess
     expect(result).toEqual([{ channel: 'slack', ok: false, error: 'could not post the message: Slack answered HTTP 503' }]);
     expect(slack.requests).toHaveLength(1 + (FAST.retries ?? 0));
@@ -331,7 +235,7 @@ describe('BotNotifier', () => {
     slack.script('/api/chat.postMessage', [{ status: 200, body: { ok: false, error: 'channel_not_found' } }]);
     const notifier = bot();
     // Act
-    const result = await notifier.open(structuredClone(REPORT));
+    const result = await notifier.open(reportFixture());
     // Assess
     expect(result).toEqual({ channel: 'slack', ok: false, error: 'could not post the message: Slack answered channel_not_found' });
     expect(notifier.message).toBeUndefined();

@@ -1,42 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { incidentBlocks, slackSafe, SLACK_LIMITS, timelineText, type SlackBlock } from '../../../functions/core/slack-blocks.ts';
 import type { Report } from '../../../functions/core/types.ts';
-
-const REPORT: Report = {
-  instanceId: 'i-0123456789abcdef0',
-  app: 'web',
-  incidentId: 'evt-6a7e8f',
-  startedAt: '2026-11-24T10:00:00.000Z',
-  finishedAt: '2026-11-24T10:01:10.000Z',
-  diagnosis: {
-    cause: 'process_crashed',
-    summary: 'The app web exited with code 1 and nginx could not connect to 127.0.0.1:3000.',
-    advice: ['Read the app error log around 10:00 for the exception.', 'Check the last deploy.'],
-    evidence: [
-      {
-        source: 'nginx-error',
-        at: '2026-11-24T09:59:58.000Z',
-        text: '2026/11/24 09:59:58 [error] 188#188: *8433 connect() failed (111: Connection refused) while connecting to upstream',
-      },
-      { source: 'pm2', at: '2026-11-24T09:59:57.000Z', text: 'App [web:0] exited with code [1] via signal [SIGINT]' },
-    ],
-  },
-  action: { kind: 'restart', executed: true, reason: 'the process crashed; a restart brings it back' },
-  outcome: 'recovered',
-  timeline: [
-    { at: '2026-11-24T09:59:57.000Z', source: 'pm2', message: 'App [web:0] exited with code [1]' },
-    { at: '2026-11-24T09:59:58.000Z', source: 'nginx-error', message: 'connect() failed (111: Connection refused)' },
-    { at: '2026-11-24T10:00:05.000Z', source: 'responder', message: 'restart issued' },
-    { at: '2026-11-24T10:00:42.000Z', source: 'probe', message: 'nginx answered 200' },
-  ],
-  gatewayErrors: [
-    { minute: '2026-11-24T09:58:00.000Z', count: 2, byStatus: { '502': 2 } },
-    { minute: '2026-11-24T09:59:00.000Z', count: 40, byStatus: { '502': 40 } },
-    { minute: '2026-11-24T10:00:00.000Z', count: 12, byStatus: { '502': 10, '504': 2 } },
-  ],
-  timings: { diagnosedMs: 3000, actedMs: 5000, recoveredMs: 42_000 },
-  skippedLines: 0,
-};
+import { reportFixture } from '../../helpers/report.ts';
 
 const HOSTILE = [
   '<!channel> wake up',
@@ -49,8 +14,31 @@ const HOSTILE = [
   'closing ``` fence ` tick',
 ];
 
+/** The standard report, with the nginx side of the crash in its evidence and timeline, and errors up to 10:00. */
 function report(): Report {
-  return structuredClone(REPORT);
+  return reportFixture({
+    diagnosis: {
+      evidence: [
+        {
+          source: 'nginx-error',
+          at: '2026-11-24T09:59:58.000Z',
+          text: '2026/11/24 09:59:58 [error] 188#188: *8433 connect() failed (111: Connection refused) while connecting to upstream',
+        },
+        { source: 'pm2', at: '2026-11-24T09:59:57.000Z', text: 'App [web:0] exited with code [1] via signal [SIGINT]' },
+      ],
+    },
+    timeline: [
+      { at: '2026-11-24T09:59:57.000Z', source: 'pm2', message: 'App [web:0] exited with code [1]' },
+      { at: '2026-11-24T09:59:58.000Z', source: 'nginx-error', message: 'connect() failed (111: Connection refused)' },
+      { at: '2026-11-24T10:00:05.000Z', source: 'responder', message: 'restart issued' },
+      { at: '2026-11-24T10:00:42.000Z', source: 'probe', message: 'nginx answered 200' },
+    ],
+    gatewayErrors: [
+      { minute: '2026-11-24T09:58:00.000Z', count: 2, byStatus: { '502': 2 } },
+      { minute: '2026-11-24T09:59:00.000Z', count: 40, byStatus: { '502': 40 } },
+      { minute: '2026-11-24T10:00:00.000Z', count: 12, byStatus: { '502': 10, '504': 2 } },
+    ],
+  });
 }
 
 function withEvidence(lines: string[]): Report {

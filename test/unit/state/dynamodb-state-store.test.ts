@@ -2,63 +2,33 @@
  * What only the DynamoDB store has: the item layout the CDK table (TTL on `expiresAt`) relies on, and the
  * translation of SDK errors. Runs through the real SDK against dynalite.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbStateStore } from '../../../functions/adapters/aws/dynamodb-state-store.ts';
 import { StateStoreError } from '../../../functions/core/incident.ts';
-
-const require = createRequire(import.meta.url);
-const dynalite = require('dynalite') as (options: { createTableMs?: number }) => Server;
+import { startDynalite, type Dynalite } from '../../helpers/dynalite.ts';
 
 const TABLE = 'reflex-layout';
 const NOW = new Date('2026-11-24T10:00:00.000Z');
 const clock = () => new Date(NOW);
-let server: Server;
-let documentClient: DynamoDBDocumentClient;
+let dynamo: Dynalite;
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  documentClient = DynamoDBDocumentClient.from(client);
+  dynamo = await startDynalite({ tableName: TABLE });
 });
 
 afterAll(async () => {
-  documentClient?.destroy();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await dynamo?.stop();
 });
 
 async function item(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
-  return (await documentClient.send(new GetCommand({ TableName: TABLE, Key: { pk, sk } }))).Item;
+  return (await dynamo.documentClient.send(new GetCommand({ TableName: TABLE, Key: { pk, sk } }))).Item;
 }
 
 describe('DynamoDbStateStore item layout', () => {
   it('keeps the lock under INSTANCE#<id>/LOCK with the owner and an epoch-seconds expiry', async () => {
     // Prepare
-    const store = new DynamoDbStateStore({ client: documentClient, tableName: TABLE, clock });
+    const store = new DynamoDbStateStore({ client: dynamo.documentClient, tableName: TABLE, clock });
     // Act
     await store.acquireLock('i-00000000000000001', 'evt-1', 90_000);
     // Assess
@@ -72,7 +42,7 @@ describe('DynamoDbStateStore item layout', () => {
 
   it('keeps processed events under EVENT#<id>/EVENT, expiring after the given seconds', async () => {
     // Prepare
-    const store = new DynamoDbStateStore({ client: documentClient, tableName: TABLE, clock });
+    const store = new DynamoDbStateStore({ client: dynamo.documentClient, tableName: TABLE, clock });
     // Act
     await store.claimEvent('evt-layout', 3600);
     // Assess
@@ -81,7 +51,7 @@ describe('DynamoDbStateStore item layout', () => {
 
   it('keeps the restart history in one RESTARTS item that expires a day after the newest restart', async () => {
     // Prepare
-    const store = new DynamoDbStateStore({ client: documentClient, tableName: TABLE, clock });
+    const store = new DynamoDbStateStore({ client: dynamo.documentClient, tableName: TABLE, clock });
     // Act
     await store.recordRestart('i-00000000000000002', NOW.toISOString());
     // Assess
@@ -93,7 +63,7 @@ describe('DynamoDbStateStore item layout', () => {
 
   it('keeps one lock per instance', async () => {
     // Prepare
-    const store = new DynamoDbStateStore({ client: documentClient, tableName: TABLE, clock });
+    const store = new DynamoDbStateStore({ client: dynamo.documentClient, tableName: TABLE, clock });
     await store.acquireLock('i-00000000000000003', 'evt-1', 90_000);
     // Act
     const other = await store.acquireLock('i-00000000000000004', 'evt-2', 90_000);
@@ -103,8 +73,8 @@ describe('DynamoDbStateStore item layout', () => {
 
   it('reports a corrupt incident item with an error naming the item and the field', async () => {
     // Prepare
-    const store = new DynamoDbStateStore({ client: documentClient, tableName: TABLE, clock });
-    await documentClient.send(
+    const store = new DynamoDbStateStore({ client: dynamo.documentClient, tableName: TABLE, clock });
+    await dynamo.documentClient.send(
       new PutCommand({
         TableName: TABLE,
         Item: { pk: 'INSTANCE#i-00000000000000005', sk: 'INCIDENT', incidentId: 'x', instanceId: 'i-00000000000000005', phase: 'lost' },
@@ -120,7 +90,7 @@ describe('DynamoDbStateStore item layout', () => {
 describe('DynamoDbStateStore errors', () => {
   it('turns an SDK error other than a failed condition into a StateStoreError that keeps the cause', async () => {
     // Prepare
-    const store = new DynamoDbStateStore({ client: documentClient, tableName: 'no-such-table', clock });
+    const store = new DynamoDbStateStore({ client: dynamo.documentClient, tableName: 'no-such-table', clock });
     // Act
     const error = await store.acquireLock('i-00000000000000006', 'evt-1', 1000).catch((caught: unknown) => caught);
     // Assess

@@ -4,17 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbStateStore } from '../../../functions/adapters/aws/dynamodb-state-store.ts';
 import { FileStateStore } from '../../../functions/adapters/local/file-state-store.ts';
 import type { IncidentRecord, IncidentStore } from '../../../functions/core/incident.ts';
+import { startDynalite, type Dynalite } from '../../helpers/dynalite.ts';
 
 /** A clock the tests move by hand: expiry is tested without waiting. */
 interface TestClock {
@@ -308,44 +304,17 @@ describeIncidentStore('FileStateStore', {
 
 // ---------------------------------------------------------------- the DynamoDB store on dynalite
 
-const require = createRequire(import.meta.url);
-const dynalite = require('dynalite') as (options: { createTableMs?: number }) => Server;
-
 const TABLE = 'reflex-state';
-let dynamo: Server;
-let documentClient: DynamoDBDocumentClient;
+let dynamo: Dynalite;
 
 beforeAll(async () => {
-  dynamo = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', resolve));
-  const { port } = dynamo.address() as AddressInfo;
-  const client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  documentClient = DynamoDBDocumentClient.from(client);
+  dynamo = await startDynalite({ tableName: TABLE });
 });
 
 afterAll(async () => {
-  documentClient?.destroy();
-  await new Promise<void>((resolve) => (dynamo ? dynamo.close(() => resolve()) : resolve()));
+  await dynamo?.stop();
 });
 
 describeIncidentStore('DynamoDbStateStore', {
-  factory: () => (clock) => new DynamoDbStateStore({ client: documentClient, tableName: TABLE, clock }),
+  factory: () => (clock) => new DynamoDbStateStore({ client: dynamo.documentClient, tableName: TABLE, clock }),
 });
