@@ -8,6 +8,7 @@ import { access, constants, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { renderStep, renderText } from '../core/render.ts';
+import { exitCodeFor } from '../core/respond.ts';
 import type { Cause, Report } from '../core/types.ts';
 import { NginxMissingError, startSandbox, type Sandbox } from '../sandbox/sandbox.ts';
 import { respondLocally } from './local.ts';
@@ -90,12 +91,13 @@ export async function runDemo(io: Io): Promise<number> {
       signal: controller.signal,
       onAlarm: async ({ count }) => {
         // Errors while a human repairs the last fault are not a new incident.
-        if (!expecting) return;
+        if (!expecting) return false;
         expecting = false;
         io.out(`  alarm: ${count} gateway errors within 60 s`);
         const report = await respondLocally(profile, { progress, verifyDeadlineMs: 30_000 });
         reports.push(report);
         wake?.();
+        return exitCodeFor(report) === 0;
       },
     });
     const traffic = steadyTraffic(box, controller.signal);

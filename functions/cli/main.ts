@@ -122,7 +122,7 @@ async function watchCommand(args: string[], io: Io): Promise<number> {
       const report = await respondLocally(profile, { ...(progress && { progress }), dryRun: values['dry-run'] === true });
       printReport(report, json, io);
       lastExit = exitCodeFor(report);
-      return report;
+      return lastExit === 0;
     },
   });
   process.off('SIGINT', stop);

@@ -14,8 +14,8 @@ export interface WatchOptions {
   /** How often the log is read. Default 100 ms: detection should fire on the first errors. */
   readonly pollMs?: number;
   readonly signal?: AbortSignal;
-  /** Runs one incident; watch waits for it before reading on. */
-  readonly onAlarm: (alarm: { at: Date; count: number }) => Promise<unknown>;
+  /** Runs one incident; watch waits for it before reading on. Resolves whether the app serves at the end. */
+  readonly onAlarm: (alarm: { at: Date; count: number }) => Promise<boolean>;
   /** Called when a line is not an access log line (counted, never fatal). */
   readonly onSkipped?: (line: string) => void;
 }
@@ -29,6 +29,7 @@ export async function watch(options: WatchOptions): Promise<void> {
   const reader = new LineFollower(options.accessLog);
   await reader.skipToEnd();
   while (!options.signal?.aborted) {
+    detector.tick(Date.now());
     for (const line of await reader.readNew()) {
       const entry = parseAccessLine(line);
       if (!entry) {
@@ -36,9 +37,8 @@ export async function watch(options: WatchOptions): Promise<void> {
         continue;
       }
       if (detector.observe(entry, Date.now())) {
-        const count = detector.count;
-        await options.onAlarm({ at: new Date(), count });
-        detector.reset(Date.now());
+        const serving = await options.onAlarm({ at: new Date(), count: detector.count });
+        detector.handled(Date.now(), serving);
         await reader.skipToEnd();
         break;
       }

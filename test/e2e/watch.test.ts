@@ -77,6 +77,23 @@ describe('reflex watch --local (real nginx + PM2)', { timeout: 120_000 }, () => 
     expect(reports).toHaveLength(1);
   });
 
+  it('opens one incident for a fault that goes on after an escalation, not one every few seconds', async () => {
+    sandbox = await startSandbox({ bootMs: 300 });
+    await sandbox.waitHealthy(15_000);
+    const box = sandbox;
+    const { reports, output, ready } = startWatch(box);
+    await ready;
+
+    await box.faults.portMismatch();
+    const seen = await until(() => reports.length > 0, 60_000, () => box.traffic(2));
+    // Users keep getting 502s for a while longer: like the CloudWatch alarm, the watcher stays in ALARM.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) await box.traffic(2);
+
+    expect(seen, `watch printed no report; stderr: ${output()}`).toBe(true);
+    expect(reports.map((report) => report.diagnosis.cause)).toEqual(['port_mismatch']);
+  });
+
   it('stays quiet below the threshold', async () => {
     sandbox = await startSandbox({ bootMs: 300 });
     await sandbox.waitHealthy(15_000);
