@@ -143,15 +143,27 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
     return { target, incidentId, started, entries, diagnosis, decision: { kind: 'none', reason: 'no snapshot, no safe action' }, diagnosedMs: elapsed() };
   }
   const upstream = target.upstream ? parseUpstreamUrl(target.upstream) : undefined;
-  const evidence = buildEvidence({
-    instanceId: target.instanceId,
-    app: target.app,
-    ...(upstream && { upstream }),
-    window: { start: window.start.toISOString(), end: window.end.toISOString() },
-    snapshot,
-    logs,
-  });
-  const diagnosis = diagnose(evidence);
+  const evidenceOf = (live: HostSnapshot): Evidence =>
+    buildEvidence({
+      instanceId: target.instanceId,
+      app: target.app,
+      ...(upstream && { upstream }),
+      window: { start: window.start.toISOString(), end: window.end.toISOString() },
+      snapshot: live,
+      logs,
+    });
+  let evidence = evidenceOf(snapshot);
+  let diagnosis = diagnose(evidence);
+  // An app PM2 started seconds ago may not listen yet: nothing is proven. One more look once it has booted.
+  if (diagnosis.cause === 'unknown' && startedWithin(snapshot, target.app, BOOT_GRACE_MS)) {
+    say(`${target.app} started moments ago and may still be booting: looking again in ${BOOT_GRACE_MS / 1000} s`);
+    await clock.sleep(BOOT_GRACE_MS);
+    const again = readSnapshot(await deps.host.run(target.instanceId, 'snapshot', { ...target.snapshot, sections: 'full' }));
+    if (typeof again !== 'string') {
+      evidence = evidenceOf(again);
+      diagnosis = diagnose(evidence);
+    }
+  }
   const diagnosedMs = elapsed();
   say(`diagnosed ${diagnosis.cause}: ${diagnosis.summary}`);
   const decision = await decideNow(target, diagnosis, evidence, deps, options);
@@ -286,6 +298,15 @@ function reportOf(investigation: Investigation, parts: ReportParts, now: Date): 
     },
     skippedLines: evidence?.skippedLines ?? 0,
   };
+}
+
+/** How long an app may take to boot before "online but nothing listens" means something. */
+const BOOT_GRACE_MS = 3_000;
+
+/** Whether PM2 started the app less than `ms` before the snapshot was taken. */
+function startedWithin(snapshot: HostSnapshot, app: string, ms: number): boolean {
+  const startedAt = snapshot.processes.find((process) => process.name === app)?.startedAt;
+  return startedAt !== undefined && Date.parse(snapshot.takenAt) - Date.parse(startedAt) < ms;
 }
 
 /** The policy's decision with the instance's restart history as the state store has it now. */

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { HostParams, HostRunResult, HostRunner, HostScript } from '../../../functions/core/ports.ts';
+import { investigate, type RespondTarget } from '../../../functions/core/respond.ts';
+import { parts, pm2Item, probeLine, snapshotText, ssLine, TAKEN_AT } from './evidence-builder.ts';
+
+/** A host that answers each snapshot with the next text, and records what it was asked. */
+class ScriptedHost implements HostRunner {
+  readonly calls: { script: HostScript; params: HostParams }[] = [];
+  constructor(private readonly snapshots: string[]) {}
+  async run(_instanceId: string, script: HostScript, params: HostParams): Promise<HostRunResult> {
+    this.calls.push({ script, params });
+    const stdout = this.snapshots[Math.min(this.calls.length - 1, this.snapshots.length - 1)]!;
+    return { ok: true, stdout, stderr: '', status: 'exit 0' };
+  }
+}
+
+const target: RespondTarget = {
+  instanceId: 'i-0abc1234def567890',
+  app: 'web',
+  snapshot: { app: 'web', healthUrl: 'http://127.0.0.1:8080/' },
+  remediate: { app: 'web' },
+};
+
+function clockAt(iso: string): { now(): Date; sleep(ms: number): Promise<void>; slept: number[] } {
+  let now = Date.parse(iso);
+  const slept: number[] = [];
+  return { now: () => new Date(now), sleep: async (ms) => void (slept.push(ms), (now += ms)), slept };
+}
+
+const noLogs = { fetch: async () => ({ accessLines: [], errorLines: [], pm2Lines: [], kernelLines: [] }) };
+const refused = { probeNginx: probeLine('http://127.0.0.1:8080/', 502, 0.004), probeUpstream: probeLine('http://127.0.0.1:3000/', 0, 0.001, 7) };
+
+describe('investigate', () => {
+  it('looks again once when the app was started moments ago and nothing is proven yet', async () => {
+    // Prepare: PM2 restarted it on another port a second ago; it does not listen yet, then it does.
+    const justStarted = pm2Item({ pid: 7100, port: '3001', startedAt: '2026-11-24T10:04:59.500Z' });
+    const booting = snapshotText(parts({ pm2: [justStarted], appPids: [7100], listeners: [], ...refused }));
+    const booted = snapshotText(parts({ pm2: [justStarted], appPids: [7100], listeners: [ssLine('127.0.0.1:3001', 7100)], ...refused }));
+    const host = new ScriptedHost([booting, booted]);
+    const clock = clockAt(TAKEN_AT);
+
+    // Act
+    const investigation = await investigate(target, { host, logs: noLogs, clock });
+
+    // Assess
+    expect(investigation.diagnosis.cause).toBe('port_mismatch');
+    expect(host.calls.map((call) => call.script)).toEqual(['snapshot', 'snapshot']);
+    expect(clock.slept).toEqual([3_000]);
+  });
+
+  it('does not wait when the app has been up a while: unknown stays unknown', async () => {
+    // Prepare
+    const settled = snapshotText(parts({ pm2: [pm2Item({ pid: 7100 })], appPids: [7100], listeners: [], ...refused }));
+    const host = new ScriptedHost([settled]);
+    const clock = clockAt(TAKEN_AT);
+
+    // Act
+    const investigation = await investigate(target, { host, logs: noLogs, clock });
+
+    // Assess
+    expect(investigation.diagnosis.cause).toBe('unknown');
+    expect(host.calls).toHaveLength(1);
+    expect(clock.slept).toEqual([]);
+  });
+});
