@@ -108,8 +108,9 @@ export async function runDemo(io: Io): Promise<number> {
       io.out(`\n[${index + 1}/${SCENARIOS.length}] fault: ${scenario.fault}`);
       const before = reports.length;
       const injectedAt = Date.now();
-      await scenario.inject(box);
+      // The fault's own errors are this scenario's incident, from the first one on.
       expecting = true;
+      await scenario.inject(box);
       const arrived = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), INCIDENT_TIMEOUT_MS);
         wake = () => {
