@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isGatewayError } from '../core/evidence/access-log.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN_DIR = join(REPO_ROOT, 'node_modules', '.bin');
@@ -666,12 +667,8 @@ function firstLine(text: string): string {
   return text.split('\n').find((line) => line.trim() !== '')?.trim().slice(0, 200) ?? '';
 }
 
-function isGatewayError(status: number): boolean {
-  return status === 502 || status === 503 || status === 504;
-}
-
 /** A free TCP port on 127.0.0.1, found by binding port 0. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -5,10 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { appendFile, readFile } from 'node:fs/promises';
-import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Sandbox } from '../../../functions/sandbox/sandbox.ts';
+import { freePort, type Sandbox } from '../../../functions/sandbox/sandbox.ts';
 
 const PM2_BIN = fileURLToPath(new URL('../../../node_modules/.bin/pm2', import.meta.url));
 const APP = 'web';
@@ -175,18 +174,6 @@ async function oomKill(box: Sandbox, pid: number, line: (at: Date) => string): P
   process.kill(pid, 'SIGKILL');
 }
 
-/** A free TCP port on 127.0.0.1, found by binding port 0. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Lines of pm2.log that record a start of the app (first start, restart, autorestart), after byte `offset`. */
 export async function startsSince(box: Sandbox, offset: number): Promise<number> {
