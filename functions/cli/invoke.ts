@@ -95,7 +95,7 @@ function markDryRun(event: unknown): void {
 }
 
 /** A Lambda context for a local run: its remaining time runs down from the deployed function's timeout. */
-function localContext(timeoutMs: number): Context {
+export function localContext(timeoutMs: number): Context {
   const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,

@@ -8,6 +8,7 @@
  * its first GetCommandInvocation at once (minDelaySeconds only spaces later polls), and these mocks answer terminal
  * statuses on that first poll.
  */
+import { localContext } from '../../../functions/cli/invoke.ts';
 import { readFileSync } from 'node:fs';
 import {
   CloudWatchLogsClient,
@@ -174,21 +175,7 @@ async function loadHandler(env: Record<string, string | undefined> = ENVIRONMENT
 
 /** A Lambda context whose remaining time runs down with the (fake) clock, as Lambda's does. */
 function lambdaContext(timeoutMs = LAMBDA_TIMEOUT_MS): Context {
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'reflex-responder',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:reflex-responder',
-    memoryLimitInMB: '512',
-    awsRequestId: '7f2c5c1e-1b1e-4c57-9c3a-2f4d6e8a9b10',
-    logGroupName: '/aws/lambda/reflex-responder',
-    logStreamName: '2026/11/24/[$LATEST]0123456789abcdef',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return localContext(timeoutMs);
 }
 
 /** Runs the handler, moving the fake clock forward until it settles (the SSM waiter and verification sleep on it). */

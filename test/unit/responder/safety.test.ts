@@ -6,6 +6,7 @@
  * retries (a real Retry-After of 1 s, a real back-off after a 5xx). The Secrets Manager failure goes through the
  * exported Lambda handler instead, since reading the secret is the handler's job.
  */
+import { localContext } from '../../../functions/cli/invoke.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CloudWatchLogsClient, FilterLogEventsCommand, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
@@ -640,21 +641,7 @@ describe('safety: the Slack secret cannot be read (the Lambda handler)', { timeo
   }
 
   function context(): Context {
-    const deadline = Date.now() + LAMBDA_TIMEOUT_MS;
-    return {
-      callbackWaitsForEmptyEventLoop: true,
-      functionName: 'reflex-responder',
-      functionVersion: '$LATEST',
-      invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:reflex-responder',
-      memoryLimitInMB: '512',
-      awsRequestId: randomUUID(),
-      logGroupName: '/aws/lambda/reflex-responder',
-      logStreamName: '2026/11/24/[$LATEST]0123456789abcdef',
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    };
+    return localContext(LAMBDA_TIMEOUT_MS);
   }
 
   /** Runs the handler, moving the fake clock until it settles (the SSM waiter and the verification sleep on it). */
