@@ -52,6 +52,8 @@ fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# SSM runs the script in a root-only directory; pm2 run as another user must not inherit it as its cwd.
+cd "$pm2_home" 2>/dev/null || cd /
 
 # Every line is cut to 300 characters (SSM returns only the first 24,000 characters of stdout).
 cut300() { cut -c1-300; }
@@ -165,6 +167,51 @@ health_path() {
   if [[ "$rest" == */* ]]; then echo "/${rest#*/}"; else echo "/"; fi
 }
 
+# nginx -T prints the effective configuration with its includes (Debian's sites-enabled/*, conf.d/*.conf);
+# without it, the config file itself. Only the proxy directives are kept.
+proxy_filter() {
+  sed -e 's/#.*$//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' |
+    grep -E '^(proxy_pass|upstream|server|proxy_read_timeout|proxy_connect_timeout)([[:space:]]|;|$)|^}$' |
+    head -n 120 | cut300
+}
+read_proxy() {
+  # (Not an empty array: bash 4.2, on Amazon Linux 2, calls "${empty[@]}" unbound under set -u.)
+  local config_args=(-T)
+  [[ -n "${REFLEX_NGINX_CONFIG:-}" ]] && config_args+=(-c "$REFLEX_NGINX_CONFIG")
+  if command -v nginx >/dev/null && nginx "${config_args[@]}" >"$work/nginx-t" 2>/dev/null; then
+    proxy_filter <"$work/nginx-t" >"$work/proxy" || true
+  elif [[ -n "${REFLEX_NGINX_CONFIG:-}" && -r "$REFLEX_NGINX_CONFIG" ]]; then
+    proxy_filter <"$REFLEX_NGINX_CONFIG" >"$work/proxy" || true
+  fi
+}
+
+# What nginx proxies to, from the proxy lines: the first proxy_pass, resolved through its `upstream` block to the
+# block's first server. Prints a URL like http://127.0.0.1:3000, or nothing (a variable or a unix socket).
+upstream_from_proxy() {
+  awk '
+    /^upstream [^ ]+ *\{$/ { name = $2; sub(/ *\{$/, "", name); inblock = 1; next }
+    inblock && /^}$/ { inblock = 0; next }
+    inblock && /^server / { v = $2; sub(/;$/, "", v); if (!(name in first) && v !~ /^unix:/) first[name] = v; next }
+    /^proxy_pass / && pass == "" { pass = $2; sub(/;$/, "", pass) }
+    END {
+      if (pass == "" || pass ~ /\$/) exit
+      scheme = pass; sub(/:\/\/.*$/, "", scheme)
+      rest = pass; sub(/^[a-z]+:\/\//, "", rest); sub(/\/.*$/, "", rest)
+      if (rest in first) { rest = first[rest]; if (rest !~ /:[0-9]+$/) rest = rest ":80" }
+      print scheme "://" rest
+    }' "$work/proxy" 2>/dev/null
+}
+
+upstream="${REFLEX_UPSTREAM:-}"
+if [[ "$sections" == full || -z "$upstream" ]]; then
+  read_proxy
+fi
+if [[ -z "$upstream" && -s "$work/proxy" ]]; then
+  upstream="$(upstream_from_proxy)"
+  # Whatever nginx says is checked like an input before curl sees it.
+  [[ "$upstream" =~ $re_url ]] || upstream=""
+fi
+
 # Slow parts first, concurrently: pm2 (one CLI call) and the probes.
 collect_pm2 &
 pids=("$!")
@@ -172,28 +219,13 @@ if [[ -n "${REFLEX_HEALTH_URL:-}" ]]; then
   probe nginx "$REFLEX_HEALTH_URL" &
   pids+=("$!")
 fi
-if [[ -n "${REFLEX_UPSTREAM:-}" ]]; then
-  probe upstream "${REFLEX_UPSTREAM%/}$(health_path)" &
+if [[ -n "$upstream" ]]; then
+  probe upstream "${upstream%/}$(health_path)" &
   pids+=("$!")
 fi
 
 if [[ "$sections" == full ]]; then
   ss -tlnpH 2>/dev/null | sed 's/[[:space:]]*$//' | head -n 40 | cut300 >"$work/listeners" || true
-
-  # nginx -T prints the effective configuration with its includes; without it, the file itself.
-  proxy_filter() {
-    sed -e 's/#.*$//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' |
-      grep -E '^(proxy_pass|upstream|server|proxy_read_timeout|proxy_connect_timeout)([[:space:]]|;|$)|^}$' |
-      head -n 120 | cut300
-  }
-  # (Not an empty array: bash 4.2, on Amazon Linux 2, calls "${empty[@]}" unbound under set -u.)
-  config_args=(-T)
-  [[ -n "${REFLEX_NGINX_CONFIG:-}" ]] && config_args+=(-c "$REFLEX_NGINX_CONFIG")
-  if command -v nginx >/dev/null && nginx "${config_args[@]}" >"$work/nginx-t" 2>/dev/null; then
-    proxy_filter <"$work/nginx-t" >"$work/proxy" || true
-  elif [[ -n "${REFLEX_NGINX_CONFIG:-}" && -r "$REFLEX_NGINX_CONFIG" ]]; then
-    proxy_filter <"$REFLEX_NGINX_CONFIG" >"$work/proxy" || true
-  fi
 
   if [[ -n "${REFLEX_NGINX_ERROR_LOG:-}" && -r "$REFLEX_NGINX_ERROR_LOG" ]]; then
     tail -n 20 "$REFLEX_NGINX_ERROR_LOG" | cut300 >"$work/nginx-error" || true
@@ -210,6 +242,15 @@ if [[ "$sections" == full ]]; then
     oom_lines <"$work/dmesg" >"$work/kernel" || true
   elif journalctl -k -o short-iso --no-pager -q >"$work/dmesg" 2>/dev/null; then
     oom_lines <"$work/dmesg" >"$work/kernel" || true
+  fi
+
+  # The apps PM2 would bring back (`pm2 save` wrote them; `pm2 resurrect` restores them): names only, never env.
+  if [[ -r "$pm2_home/dump.pm2" ]]; then
+    # shellcheck disable=SC2016 # a node program, nothing interpolated
+    node -e '
+      const names = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).map((app) => app && app.name);
+      console.log(names.filter((name) => typeof name === "string" && /^[A-Za-z0-9._-]{1,64}$/.test(name)).slice(0, 20).join(" "));
+    ' "$pm2_home/dump.pm2" >"$work/pm2-saved" 2>/dev/null || rm -f "$work/pm2-saved"
   fi
 
   awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { if (t) printf "total_kb=%s available_kb=%s\n", t, a }' \
@@ -259,6 +300,7 @@ if [[ "$sections" == full ]]; then
   [[ -e "$work/pm2-log" ]] && section pm2-log pm2-log
   [[ -e "$work/kernel" ]] && section kernel kernel
   [[ -s "$work/memory" ]] && section memory memory
+  [[ -e "$work/pm2-saved" ]] && section pm2-saved pm2-saved
   echo '@@deploy'
   grep -E '^(pm2_started_at|build_id_mtime)=' "$work/pm2.out" || true
 fi
