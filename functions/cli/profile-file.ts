@@ -5,13 +5,23 @@
 import { access, constants, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseProxyConfig } from '../core/evidence/index.ts';
 import { parseProfile, type HostProfile } from '../core/profile.ts';
 import { targetAt, type RespondTarget } from '../core/respond.ts';
 import { InputError } from '../core/validate.ts';
+import { PASSWD_FILE, readPasswd } from './passwd.ts';
 
-/** Loads `host.json`, validates it, checks that the files it names can be read, and fills `upstream`. */
-export async function loadProfile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<HostProfile> {
+export interface LoadProfileOptions {
+  /** Where users' homes are looked up (default `pm2.home` of `pm2.user`). @default '/etc/passwd' */
+  readonly passwdFile?: string;
+}
+
+/**
+ * Loads `host.json`, validates it and checks that the files it names can be read. It never reads nginx's
+ * configuration: on Debian's layout the proxy is in an included file, and every snapshot works out the upstream from
+ * `nginx -T` itself when the profile has none.
+ * @throws InputError naming the field or file that is wrong.
+ */
+export async function loadProfile(path: string, env: NodeJS.ProcessEnv = process.env, options: LoadProfileOptions = {}): Promise<HostProfile> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -24,7 +34,13 @@ export async function loadProfile(path: string, env: NodeJS.ProcessEnv = process
   } catch (error) {
     throw new InputError(`${path}: not valid JSON (${(error as Error).message})`, 'profile');
   }
-  const profile = parseProfile(json, { pm2Home: env.PM2_HOME || join(homedir(), '.pm2') });
+  const passwdFile = options.passwdFile ?? PASSWD_FILE;
+  const users = await readPasswd(passwdFile);
+  const profile = parseProfile(json, {
+    pm2Home: env.PM2_HOME || join(homedir(), '.pm2'),
+    homeOf: (user) => users.find((entry) => entry.name === user)?.home,
+    userDatabase: passwdFile,
+  });
 
   const files: [string, string | undefined][] = [
     ['nginx.accessLog', profile.nginx.accessLog],
@@ -41,14 +57,7 @@ export async function loadProfile(path: string, env: NodeJS.ProcessEnv = process
       throw new InputError(`${field}: cannot read ${file}`, field);
     }
   }
-  if (profile.upstream !== undefined || profile.nginx.config === undefined) return profile;
-
-  const proxied = parseProxyConfig(await readFile(profile.nginx.config, 'utf8'))?.upstreams[0];
-  if (!proxied) {
-    throw new InputError(`nginx.config: no proxy_pass found in ${profile.nginx.config}; set "upstream" in the profile`, 'nginx.config');
-  }
-  const host = proxied.host.includes(':') ? `[${proxied.host}]` : proxied.host;
-  return { ...profile, upstream: `http://${host}:${proxied.port}` };
+  return profile;
 }
 
 /** What `respond` needs to know about the host, from its profile. */

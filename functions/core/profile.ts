@@ -9,9 +9,10 @@ export interface HostProfile {
   readonly instanceId: string;
   readonly app: string;
   readonly pm2: { readonly home: string; readonly ecosystem?: string; readonly user?: string };
-  /** What nginx should reach; undefined: what `nginx.config` proxies to. */
+  /** What nginx should reach; undefined: what `nginx -T` shows it proxies to, worked out by every snapshot. */
   readonly upstream?: string;
   readonly healthUrl: string;
+  /** `config`: the file the snapshot passes to `nginx -T -c`; undefined: nginx's default configuration. */
   readonly nginx: { readonly accessLog: string; readonly errorLog: string; readonly config?: string };
   /** undefined: the kernel ring buffer. */
   readonly kernelLog?: string;
@@ -20,8 +21,15 @@ export interface HostProfile {
 }
 
 export interface ProfileDefaults {
-  /** `$PM2_HOME`, else `~/.pm2`. */
+  /** `$PM2_HOME`, else `~/.pm2`: for a profile without `pm2.user`. */
   readonly pm2Home: string;
+  /**
+   * The home directory of a user (from the passwd database), undefined when there is no such user. With `pm2.user`
+   * and no `pm2.home`, PM2 lives in that user's `~/.pm2`. Without it, `pm2.user` needs an explicit `pm2.home`.
+   */
+  readonly homeOf?: (user: string) => string | undefined;
+  /** Where `homeOf` looked, for the error message. @default 'the passwd database' */
+  readonly userDatabase?: string;
 }
 
 type Shape = { readonly [key: string]: 'leaf' | Shape };
@@ -55,12 +63,9 @@ export function parseProfile(input: unknown, defaults: ProfileDefaults): HostPro
   const accessLog = absPath('nginx.accessLog', nginx.accessLog);
   const errorLog = absPath('nginx.errorLog', nginx.errorLog);
   const config = optionalPath('nginx.config', nginx.config);
-  if (upstream === undefined && config === undefined) {
-    throw new InputError('upstream: give "upstream" or "nginx.config" (to read proxy_pass from)', 'upstream');
-  }
-  const home = pm2.home === undefined ? defaults.pm2Home : absPath('pm2.home', pm2.home);
   const ecosystem = optionalPath('pm2.ecosystem', pm2.ecosystem);
   const user = optional('pm2.user', pm2.user, PATTERNS.pm2User, 'a Unix user name');
+  const home = pm2.home === undefined ? defaultPm2Home(user, defaults) : absPath('pm2.home', pm2.home);
 
   return {
     instanceId,
@@ -73,6 +78,16 @@ export function parseProfile(input: unknown, defaults: ProfileDefaults): HostPro
     ...(root.stateFile !== undefined && { stateFile: absPath('stateFile', root.stateFile) }),
     ...(root.policy !== undefined && { policy: parsePolicy(root.policy as Record<string, unknown>) }),
   };
+}
+
+/** PM2 keeps its state in its own user's home: root's `~/.pm2` is the wrong default when `pm2.user` is set. */
+function defaultPm2Home(user: string | undefined, defaults: ProfileDefaults): string {
+  if (user === undefined) return defaults.pm2Home;
+  const home = defaults.homeOf?.(user);
+  if (home === undefined) {
+    throw new InputError(`pm2.user: no user "${user}" in ${defaults.userDatabase ?? 'the passwd database'}; set "pm2.home" too`, 'pm2.user');
+  }
+  return `${home.replace(/\/+$/, '')}/.pm2`;
 }
 
 function parsePolicy(policy: Record<string, unknown>): Partial<RestartBudget> {

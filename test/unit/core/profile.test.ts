@@ -39,11 +39,28 @@ describe('parseProfile', () => {
     expect(() => parseProfile({ ...structuredClone(base), ...patch }, defaults)).toThrow(message);
   });
 
-  it('needs an upstream or an nginx config to read it from', () => {
+  it('takes neither upstream nor nginx.config as required: the snapshot works them out from nginx -T', () => {
     const { upstream: _upstream, ...rest } = structuredClone(base);
-    const noConfig = { ...rest, nginx: { accessLog: '/a.log', errorLog: '/e.log' } };
+    const bare = { ...rest, nginx: { accessLog: '/a.log', errorLog: '/e.log' } };
 
-    expect(() => parseProfile(noConfig, defaults)).toThrow('upstream: give "upstream" or "nginx.config"');
+    const profile = parseProfile(bare, defaults);
+
+    expect(profile.upstream).toBeUndefined();
+    expect(profile.nginx).toEqual({ accessLog: '/a.log', errorLog: '/e.log' });
+  });
+
+  it("puts pm2.user's PM2 home in that user's home, not the caller's", () => {
+    const profile = parseProfile({ ...structuredClone(base), pm2: { user: 'ubuntu' } }, { ...defaults, homeOf: (user) => (user === 'ubuntu' ? '/home/ubuntu' : undefined) });
+
+    expect(profile.pm2).toEqual({ home: '/home/ubuntu/.pm2', user: 'ubuntu' });
+  });
+
+  it('names pm2.user when its home cannot be found', () => {
+    const input = { ...structuredClone(base), pm2: { user: 'ghost' } };
+
+    expect(() => parseProfile(input, { ...defaults, homeOf: () => undefined, userDatabase: '/etc/passwd' })).toThrow(
+      'pm2.user: no user "ghost" in /etc/passwd; set "pm2.home" too',
+    );
   });
 
   it('rejects a profile that is not an object', () => {
