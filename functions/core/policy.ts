@@ -30,8 +30,8 @@ export interface PolicyInput {
   /** ISO times of Reflex's own past restarts/starts of this instance. */
   readonly restarts: string[];
   readonly budget: RestartBudget;
-  /** true when an ecosystem file is known, so a missing app can be started. */
-  readonly canStart: boolean;
+  /** true when an ecosystem file is configured. Without one, a missing app is started from PM2's saved list. */
+  readonly hasEcosystem: boolean;
 }
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -50,7 +50,7 @@ export function isBudgetRefusal(decision: Decision): boolean {
   return (decision as PolicyDecision).refusedBy !== undefined;
 }
 
-function byCause({ diagnosis, evidence, canStart }: PolicyInput): PolicyDecision {
+function byCause({ diagnosis, evidence, hasEcosystem }: PolicyInput): PolicyDecision {
   const app = evidence.app;
   switch (diagnosis.cause) {
     case 'process_crashed':
@@ -69,9 +69,14 @@ function byCause({ diagnosis, evidence, canStart }: PolicyInput): PolicyDecision
       return { kind: 'none', reason: `PM2 already brought ${app} back after the OOM kill and nginx serves again; the memory limit needs fixing, not a restart.` };
     }
     case 'process_missing':
-      return canStart
-        ? { kind: 'start', reason: `${app} is not running under PM2; start it from its ecosystem file.` }
-        : { kind: 'none', reason: `${app} is not running under PM2 and no ecosystem file is configured, so Reflex cannot start it; start it by hand.` };
+      if (hasEcosystem) return { kind: 'start', reason: `${app} is not running under PM2; start it from its ecosystem file.` };
+      if (evidence.snapshot.savedApps?.includes(app)) {
+        return { kind: 'start', reason: `${app} is not running under PM2; start it from PM2's saved process list (pm2 save), as PM2 does at boot.` };
+      }
+      return {
+        kind: 'none',
+        reason: `${app} is not running under PM2, no ecosystem file is configured and PM2's saved list (pm2 save) does not name it, so Reflex cannot start it; start it by hand, then run pm2 save.`,
+      };
     case 'crash_loop':
       return { kind: 'none', reason: `${app} dies again right after each start; Reflex never fights a crash loop, a human must fix the cause first.` };
     case 'port_mismatch':

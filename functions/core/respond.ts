@@ -5,9 +5,10 @@
 import { diagnose } from './diagnosis.ts';
 import { buildEvidence, parseSnapshot, parseUpstreamUrl } from './evidence/index.ts';
 import { DEFAULT_BUDGET, decide, type RestartBudget } from './policy.ts';
-import type { Clock, CoreLogger, HostParams, HostRunResult, HostRunner, IncidentJournal, LogSource, Progress, StateStore } from './ports.ts';
+import type { Clock, CoreLogger, HostParams, HostRunResult, HostRunner, HostScript, IncidentJournal, LogSource, Progress, StateStore } from './ports.ts';
+import { outputTail } from './redact.ts';
 import { buildTimeline } from './timeline.ts';
-import type { ActionResult, Decision, Diagnosis, Evidence, HostSnapshot, Outcome, Report, Source, TimelineEntry } from './types.ts';
+import type { ActionResult, Decision, Diagnosis, Evidence, EvidenceLine, HostSnapshot, Outcome, Report, Source, TimelineEntry } from './types.ts';
 import { observe, startVerify } from './verify.ts';
 
 export interface RespondTarget {
@@ -138,7 +139,7 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
       cause: 'unknown',
       summary: `Reflex could not take a snapshot of ${target.instanceId}: ${snapshot}`,
       advice: ['Check that the instance is running and reachable (SSM agent online, host scripts installed), then look at it by hand.'],
-      evidence: [],
+      evidence: outputEvidence('snapshot', snapshotRun, clock.now()),
     };
     return { target, incidentId, started, entries, diagnosis, decision: { kind: 'none', reason: 'no snapshot, no safe action' }, diagnosedMs: elapsed() };
   }
@@ -228,6 +229,7 @@ async function carryOut(investigation: Investigation, deps: RespondDeps, options
     if (!run.ok) {
       const error = run.error ?? `remediate ended with ${run.status}`;
       say(`${decision.kind} failed: ${error}`);
+      diagnosis = { ...diagnosis, evidence: [...diagnosis.evidence, ...outputEvidence('remediate', run, clock.now())] };
       return finish({ action: { ...issuing, error }, outcome: 'escalated', actedMs });
     }
 
@@ -317,7 +319,7 @@ async function decideNow(target: RespondTarget, diagnosis: Diagnosis, evidence: 
     now: deps.clock.now(),
     restarts: (await deps.state?.restarts(target.instanceId)) ?? [],
     budget: options.budget ?? DEFAULT_BUDGET,
-    canStart: target.remediate.ecosystem !== undefined,
+    hasEcosystem: target.remediate.ecosystem !== undefined,
   });
 }
 
@@ -366,6 +368,12 @@ function crashLoopAfterRestart(previous: Diagnosis, app: string, snapshot: HostS
       ...previous.evidence,
     ],
   };
+}
+
+/** A failed host script's last output lines (bounded, redacted): what PM2 or the shell said went wrong. */
+function outputEvidence(script: HostScript, run: HostRunResult, at: Date): EvidenceLine[] {
+  if (run.ok) return [];
+  return outputTail(run).map((line) => ({ source: 'responder' as const, at: at.toISOString(), text: `${script} output: ${line}` }));
 }
 
 function errorText(error: unknown): string {

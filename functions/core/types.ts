@@ -185,6 +185,8 @@ export interface HostSnapshot {
   readonly oomKills: OomKill[];
   readonly memory?: MemoryInfo;
   readonly deploy: DeployMarkers;
+  /** The apps PM2's saved list (`pm2 save` → dump.pm2) names; undefined when there is none. */
+  readonly savedApps?: string[];
   /** Garbage lines skipped across every section. */
   readonly skipped: number;
 }

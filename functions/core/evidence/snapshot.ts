@@ -8,6 +8,7 @@ import { parseProxyConfig } from './nginx-config.ts';
 import { parsePm2List, parsePm2Log } from './pm2.ts';
 import { parseProbe } from './probe.ts';
 import { toIsoUtc } from './time.ts';
+import { PATTERNS } from '../validate.ts';
 
 const HEADER = /^@@reflex-snapshot(?:\s+(\S+))?\s*$/;
 const VERSION = '1';
@@ -41,6 +42,7 @@ export function parseSnapshot(text: string): HostSnapshot {
   const kernel = parseKernelLog(sections.get('kernel') ?? [], year);
   const memory = readMemory(sections.get('memory'));
   const deploy = readKeyValues(sections.get('deploy'));
+  const saved = readNames(sections.get('pm2-saved'));
   const pm2StartedAt = toIsoUtc(deploy.values.get('pm2_started_at') ?? '');
   const buildIdChangedAt = toIsoUtc(deploy.values.get('build_id_mtime') ?? '');
   const deployMarkers: DeployMarkers = {
@@ -56,7 +58,8 @@ export function parseSnapshot(text: string): HostSnapshot {
     pm2Log.skipped +
     kernel.skipped +
     memory.skipped +
-    deploy.skipped;
+    deploy.skipped +
+    saved.skipped;
 
   return {
     takenAt,
@@ -76,6 +79,7 @@ export function parseSnapshot(text: string): HostSnapshot {
     oomKills: kernel.items,
     ...(memory.info && { memory: memory.info }),
     deploy: deployMarkers,
+    ...(saved.names && { savedApps: saved.names }),
     skipped,
   };
 }
@@ -140,6 +144,14 @@ function readPids(lines: string[] | undefined): { pids: number[]; skipped: numbe
     else skipped += 1;
   }
   return { pids: [...new Set(pids)], skipped };
+}
+
+/** App names, space-separated; undefined when the section is absent (no saved list at all). */
+function readNames(lines: string[] | undefined): { names?: string[]; skipped: number } {
+  if (lines === undefined) return { skipped: 0 };
+  const tokens = lines.flatMap((line) => line.split(/\s+/));
+  const names = tokens.filter((token) => PATTERNS.app.test(token));
+  return { names, skipped: tokens.length - names.length };
 }
 
 function readProbe(target: 'nginx' | 'upstream', lines: string[] | undefined, at: string): { probe?: ProbeResult; skipped: number } {

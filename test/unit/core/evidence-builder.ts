@@ -42,6 +42,8 @@ export interface SnapshotParts {
   kernel: string[];
   memory?: string;
   deploy: string[];
+  /** `@@pm2-saved`: the app names in PM2's dump.pm2; undefined: no saved list. */
+  pm2Saved?: string;
 }
 
 export function pm2Item(overrides: {
@@ -170,6 +172,7 @@ export function snapshotText(p: SnapshotParts): string {
     ...section('kernel', p.kernel),
     ...section('memory', p.memory === undefined ? undefined : [p.memory]),
     ...section('deploy', p.deploy),
+    ...section('pm2-saved', p.pm2Saved === undefined ? undefined : [p.pm2Saved]),
     '@@end',
     '',
   ].join('\n');

@@ -21,7 +21,7 @@ function crashedEvidence(): Evidence {
 }
 
 function input(evidence: Evidence, changes: Partial<PolicyInput> = {}): PolicyInput {
-  return { diagnosis: diagnose(evidence), evidence, now: NOW, restarts: [], budget: { ...DEFAULT_BUDGET }, canStart: true, ...changes };
+  return { diagnosis: diagnose(evidence), evidence, now: NOW, restarts: [], budget: { ...DEFAULT_BUDGET }, hasEcosystem: true, ...changes };
 }
 
 /** A diagnosis of the given cause over healthy evidence, for the causes whose decision reads only the cause. */
@@ -62,13 +62,30 @@ describe('decide', () => {
     const evidence = evidenceOf({ pm2: [], appPids: [], listeners: [], probeNginx: NGINX_502, probeUpstream: UPSTREAM_REFUSED });
 
     // Act
-    const withEcosystem = decide(input(evidence, { canStart: true }));
-    const without = decide(input(evidence, { canStart: false }));
+    const withEcosystem = decide(input(evidence, { hasEcosystem: true }));
+    const without = decide(input(evidence, { hasEcosystem: false }));
 
     // Assess
     expect(withEcosystem.kind).toBe('start');
     expect(without.kind).toBe('none');
     expect(without.reason).toContain('no ecosystem file is configured');
+    expect(without.reason).toContain('pm2 save');
+  });
+
+  it("starts a missing app from PM2's saved list when no ecosystem file is configured", () => {
+    // Prepare
+    const down = { pm2: [], appPids: [], listeners: [], probeNginx: NGINX_502, probeUpstream: UPSTREAM_REFUSED };
+    const saved = evidenceOf({ ...down, pm2Saved: 'api web' });
+    const savedOthers = evidenceOf({ ...down, pm2Saved: 'api' });
+
+    // Act
+    const fromDump = decide(input(saved, { hasEcosystem: false }));
+    const notSaved = decide(input(savedOthers, { hasEcosystem: false }));
+
+    // Assess
+    expect(fromDump.kind).toBe('start');
+    expect(fromDump.reason).toContain('saved process list');
+    expect(notSaved.kind).toBe('none');
   });
 
   it('restarts after an OOM kill only while the app is still down; back online but failing is another story', () => {

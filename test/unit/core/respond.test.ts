@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { HostParams, HostRunResult, HostRunner, HostScript } from '../../../functions/core/ports.ts';
-import { investigate, type RespondTarget } from '../../../functions/core/respond.ts';
+import { investigate, respond, type RespondTarget } from '../../../functions/core/respond.ts';
 import { parts, pm2Item, probeLine, snapshotText, ssLine, TAKEN_AT } from './evidence-builder.ts';
 
 /** A host that answers each snapshot with the next text, and records what it was asked. */
@@ -61,5 +62,48 @@ describe('investigate', () => {
     expect(investigation.diagnosis.cause).toBe('unknown');
     expect(host.calls).toHaveLength(1);
     expect(clock.slept).toEqual([]);
+  });
+});
+
+describe('respond, when a host script fails', () => {
+  it("puts the script's last output lines in the report's evidence, redacted", async () => {
+    // Prepare: the app crashed; the restart fails the way pm2 fails from SSM's root-only working directory.
+    const crashed = readFileSync(new URL('../../fixtures/snapshots/crash.txt', import.meta.url), 'utf8');
+    const pm2Output = [
+      '[PM2] Spawning PM2 daemon with pm2_home=/home/ubuntu/.pm2',
+      'spawn /usr/bin/node EACCES',
+      'connect to postgres://web:hunter2hunter2@db:5432 failed',
+      'result=failed action=restart exit=1',
+    ].join('\n');
+    const host: HostRunner = {
+      run: async (_instanceId, script) =>
+        script === 'snapshot'
+          ? { ok: true, stdout: crashed, stderr: '', status: 'Success' }
+          : { ok: false, stdout: pm2Output, stderr: '', status: 'Failed', error: 'the remediate script failed (exit 1)' },
+    };
+
+    // Act
+    const report = await respond(target, { host, logs: noLogs, clock: clockAt(TAKEN_AT) });
+
+    // Assess
+    expect(report.outcome).toBe('escalated');
+    const texts = report.diagnosis.evidence.map((line) => line.text);
+    expect(texts).toContain('remediate output: spawn /usr/bin/node EACCES');
+    expect(texts).toContain('remediate output: result=failed action=restart exit=1');
+    expect(texts.join('\n')).not.toContain('hunter2hunter2');
+  });
+
+  it('shows why a snapshot failed', async () => {
+    // Prepare
+    const host: HostRunner = {
+      run: async () => ({ ok: false, stdout: '', stderr: 'reflex: invalid REFLEX_PM2_USER\n', status: 'Failed', error: 'the snapshot script failed' }),
+    };
+
+    // Act
+    const investigation = await investigate(target, { host, logs: noLogs, clock: clockAt(TAKEN_AT) });
+
+    // Assess
+    expect(investigation.diagnosis.cause).toBe('unknown');
+    expect(investigation.diagnosis.evidence.map((line) => line.text)).toEqual(['snapshot output: reflex: invalid REFLEX_PM2_USER']);
   });
 });

@@ -37,6 +37,23 @@ describe('parseSnapshot', () => {
     expect(snapshot.skipped).toBe(0);
   });
 
+  it("reads the app names of PM2's saved list, and tells no saved list from an empty one", () => {
+    // Prepare
+    const withSaved = fixture().replace('@@end', '@@pm2-saved\nweb api ../etc\n@@end');
+    const emptySaved = fixture().replace('@@end', '@@pm2-saved\n@@end');
+
+    // Act
+    const saved = parseSnapshot(withSaved);
+    const empty = parseSnapshot(emptySaved);
+    const none = parseSnapshot(fixture());
+
+    // Assess
+    expect(saved.savedApps).toEqual(['web', 'api']);
+    expect(saved.skipped).toBe(1);
+    expect(empty.savedApps).toEqual([]);
+    expect(none.savedApps).toBeUndefined();
+  });
+
   it('counts garbage in every section and ignores unknown sections', () => {
     // Prepare
     const text = fixture()
