@@ -8,14 +8,18 @@ import type { CommandResult, HostProfile } from './sandbox.ts';
 
 const HOST_DIR = fileURLToPath(new URL('../host/', import.meta.url));
 
-/** The host scripts' variables for a profile: app, PM2, probes, nginx, kernel log, ecosystem. */
+/**
+ * The host scripts' variables for a profile: app, PM2 (home, user), probes, nginx, kernel log, ecosystem.
+ * A variable the profile has no value for is left out, as the Lambda leaves it out: the scripts then work it out.
+ */
 export function profileVariables(profile: HostProfile): Record<string, string> {
   return {
     REFLEX_APP: profile.app,
     REFLEX_PM2_HOME: profile.pm2.home,
-    REFLEX_ECOSYSTEM: profile.pm2.ecosystem,
+    ...(profile.pm2.user ? { REFLEX_PM2_USER: profile.pm2.user } : {}),
+    ...(profile.pm2.ecosystem ? { REFLEX_ECOSYSTEM: profile.pm2.ecosystem } : {}),
     REFLEX_HEALTH_URL: profile.healthUrl,
-    REFLEX_UPSTREAM: profile.upstream,
+    ...(profile.upstream ? { REFLEX_UPSTREAM: profile.upstream } : {}),
     REFLEX_NGINX_CONFIG: profile.nginx.config,
     REFLEX_NGINX_ERROR_LOG: profile.nginx.errorLog,
     ...(profile.kernelLog ? { REFLEX_KERNEL_LOG: profile.kernelLog } : {}),

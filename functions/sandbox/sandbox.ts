@@ -4,8 +4,9 @@
  * end-to-end tests. Everything it starts is stopped by pid in `stop()`.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { isGatewayError } from '../core/evidence/access-log.ts';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN_DIR = join(REPO_ROOT, 'node_modules', '.bin');
 const DEMO_APP = fileURLToPath(new URL('./demo-app.cjs', import.meta.url));
+const REFLEX_CONF = join(REPO_ROOT, 'infra', 'nginx', 'reflex.conf');
 const APP = 'web';
 /** The memory cgroup limit for `oom()`: small, so the kernel kills the leaking app within a second. */
 const OOM_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -39,9 +41,10 @@ export class SandboxError extends Error {
 export interface HostProfile {
   readonly instanceId: string;
   readonly app: string;
-  readonly pm2: { readonly home: string; readonly ecosystem: string };
-  /** The app's own address, e.g. `http://127.0.0.1:3000`. */
-  readonly upstream: string;
+  /** `user`: the PM2 user when PM2 does not run as root; `ecosystem`: absent when the profile names none. */
+  readonly pm2: { readonly home: string; readonly ecosystem?: string; readonly user?: string };
+  /** The app's own address, e.g. `http://127.0.0.1:3000`; absent when Reflex must find it in nginx's configuration. */
+  readonly upstream?: string;
   /** Probed through nginx. */
   readonly healthUrl: string;
   readonly nginx: { readonly accessLog: string; readonly errorLog: string; readonly config: string };
@@ -68,6 +71,23 @@ export interface SandboxOptions {
   readonly keep?: boolean;
   /** The nginx binary. @default the first `nginx` on PATH, /usr/sbin, /usr/local/sbin or /usr/local/nginx/sbin */
   readonly nginxBin?: string;
+  /**
+   * Run PM2 (daemon and app) as a fresh non-root system user made for this sandbox (home `<dir>/home`, PM2_HOME
+   * `<dir>/home/.pm2`), deleted on stop. The sandbox then runs `pm2 save` after its first start, as a real deploy
+   * does with `pm2 save` + `pm2 startup`. @default false: the current user (root), PM2_HOME `<dir>/pm2`
+   */
+  readonly pm2AsUser?: boolean;
+  /**
+   * `single`: one nginx.conf. `debian`: the Debian/Ubuntu layout, `nginx.conf` including `conf.d/*.conf` and
+   * `sites-enabled/*`, the access log declared in the http block, the site in `sites-available/web` (symlinked
+   * into `sites-enabled/`) behind `upstream web_backend { … keepalive 64; }`; the profile then has no `upstream`.
+   * @default 'single'
+   */
+  readonly nginxLayout?: 'single' | 'debian';
+  /** The app server PM2 runs: the demo app, or another server with the same fault switches. @default the demo app */
+  readonly app?: { readonly script: string; readonly cwd: string };
+  /** Name the ecosystem file in the profile (the file is written either way, for `repair()`). @default true */
+  readonly profileEcosystem?: boolean;
 }
 
 export interface CommandResult {
@@ -119,11 +139,16 @@ export interface Sandbox {
   /** The port nginx proxies to. */
   readonly appPort: number;
   readonly pm2Home: string;
+  /** The PM2 user's name, when `pm2AsUser`. */
+  readonly pm2User?: string;
   /** How `oom()` will kill the app. */
   readonly oomMode: 'cgroup' | 'simulated';
   /** Environment for pm2 and the host scripts: the repo's node_modules/.bin first on PATH, and PM2_HOME. */
   readonly env: Readonly<Record<string, string>>;
-  /** Runs the repo's pm2 with these arguments in the sandbox's PM2_HOME. Note: pm2 spawns a daemon if none runs. */
+  /**
+   * Runs the repo's pm2 with these arguments in the sandbox's PM2_HOME, as the PM2 user when there is one.
+   * Note: pm2 spawns a daemon if none runs.
+   */
   pm2(...args: string[]): Promise<CommandResult>;
   /** The app's pid as PM2 reports it; 0 when it is down or the daemon is not running (never spawns one). */
   appPid(): Promise<number>;
@@ -181,9 +206,12 @@ class LocalSandbox implements Sandbox {
   nginxPort = 0;
   appPort = 0;
   oomMode: 'cgroup' | 'simulated' = 'simulated';
+  pm2User: string | undefined;
   #profile: HostProfile | undefined;
   readonly #nginxDir: string;
   readonly #ecosystem: string;
+  /** The PM2 user's uid and gid, once made. */
+  #owner: { uid: number; gid: number } | undefined;
   readonly #crashMarker: string;
   readonly #readTimeout: number;
   readonly #bootMs: number;
@@ -203,7 +231,7 @@ class LocalSandbox implements Sandbox {
     private readonly options: SandboxOptions,
   ) {
     this.profilePath = join(dir, 'host.json');
-    this.pm2Home = join(dir, 'pm2');
+    this.pm2Home = options.pm2AsUser ? join(dir, 'home', '.pm2') : join(dir, 'pm2');
     this.#nginxDir = join(dir, 'nginx');
     this.#ecosystem = join(dir, 'ecosystem.config.cjs');
     this.#crashMarker = join(dir, 'crash-marker');
@@ -235,9 +263,11 @@ class LocalSandbox implements Sandbox {
     await chmod(this.dir, 0o755);
     await mkdir(join(this.#nginxDir, 'tmp'), { recursive: true });
     await mkdir(this.pm2Home, { recursive: true });
-    await mkdir(join(this.dir, 'app', '.next'), { recursive: true });
-    // A Next.js build directory: the snapshot reports the BUILD_ID mtime as a deploy marker.
-    await writeFile(join(this.dir, 'app', '.next', 'BUILD_ID'), 'sandbox-build\n');
+    if (!this.options.app) {
+      await mkdir(join(this.dir, 'app', '.next'), { recursive: true });
+      // A Next.js build directory: the snapshot reports the BUILD_ID mtime as a deploy marker.
+      await writeFile(join(this.dir, 'app', '.next', 'BUILD_ID'), 'sandbox-build\n');
+    }
 
     this.nginxPort = await freePort();
     do this.appPort = await freePort();
@@ -247,23 +277,30 @@ class LocalSandbox implements Sandbox {
     this.#cgroupPlan = this.options.oom === 'simulated' ? undefined : await findCgroup();
     this.oomMode = this.#cgroupPlan ? 'cgroup' : 'simulated';
 
+    const debian = this.options.nginxLayout === 'debian';
     const nginxConfig = join(this.#nginxDir, 'nginx.conf');
-    const accessLog = join(this.#nginxDir, 'access.log');
+    // Debian logs combined lines to access.log; the JSON format has its own file, as infra/nginx/reflex.conf does.
+    const accessLog = join(this.#nginxDir, debian && this.options.logFormat !== 'combined' ? 'access.json.log' : 'access.log');
     const errorLog = join(this.#nginxDir, 'error.log');
     const kernelLog = join(this.dir, 'kern.log');
+    if (this.options.pm2AsUser) this.pm2User = await this.#makeUser();
+    const ecosystem = this.options.profileEcosystem === false ? {} : { ecosystem: this.#ecosystem };
     this.#profile = {
       instanceId: 'local-1',
       app: APP,
-      pm2: { home: this.pm2Home, ecosystem: this.#ecosystem },
-      upstream: `http://127.0.0.1:${this.appPort}`,
+      pm2: { home: this.pm2Home, ...ecosystem, ...(this.pm2User && { user: this.pm2User }) },
+      // With the Debian layout the upstream is left for Reflex to find in nginx's configuration, as on a real host.
+      ...(debian ? {} : { upstream: `http://127.0.0.1:${this.appPort}` }),
       healthUrl: `http://127.0.0.1:${this.nginxPort}/api/health`,
       nginx: { accessLog, errorLog, config: nginxConfig },
       ...(this.oomMode === 'simulated' ? { kernelLog } : {}),
     };
     if (this.oomMode === 'simulated') await writeFile(kernelLog, '');
     await writeFile(this.profilePath, `${JSON.stringify(this.#profile, null, 2)}\n`);
-    await writeFile(nginxConfig, this.#nginxConfig(accessLog, errorLog));
+    if (debian) await this.#writeDebianNginx(accessLog, errorLog);
+    else await writeFile(nginxConfig, this.#nginxConfig(accessLog, errorLog));
     await writeFile(this.#ecosystem, this.#ecosystemSource(this.options.autorestart ?? false));
+    await this.#giveToPm2User();
 
     const nginx = await run(this.nginxBin, ['-p', `${this.#nginxDir}/`, '-c', nginxConfig, '-e', errorLog], {
       // nginx writes local time without an offset; Reflex hosts log in UTC.
@@ -277,6 +314,48 @@ class LocalSandbox implements Sandbox {
     await until('the app to listen', this.#bootMs + 15_000, async () => (await this.request('/api/health', { via: 'app', timeoutMs: 1000 })) === 200, 50);
     await this.waitHealthy(10_000);
     await this.appPid();
+    // A deploy under its own user saves PM2's process list ($PM2_HOME/dump.pm2), which `pm2 resurrect` restores.
+    if (this.pm2User) await this.#expectPm2(['save']);
+  }
+
+  /** A fresh system user for PM2, with its home under the sandbox directory. Returns its name. */
+  async #makeUser(): Promise<string> {
+    const home = dirname(this.pm2Home);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const name = `reflex-${randomBytes(4).toString('hex')}`;
+      const made = await run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', home, '--shell', '/bin/sh', name]);
+      if (made.code === 0) {
+        this.#owner = await idsOf(name);
+        return name;
+      }
+      // 9: the name is taken (try another); 1 and 10: /etc/passwd or /etc/group is locked by another useradd.
+      if (![1, 9, 10].includes(made.code)) throw new SandboxError(`useradd failed: ${firstLine(made.stderr)}`);
+      await sleep(100 + attempt * 50);
+    }
+    throw new SandboxError('useradd failed 20 times: /etc/passwd stayed locked');
+  }
+
+  /** The PM2 user's files: its home (PM2_HOME), the demo app's directory, the ecosystem file. */
+  async #giveToPm2User(): Promise<void> {
+    const owner = this.#owner;
+    if (!owner) return;
+    const home = dirname(this.pm2Home);
+    const paths = [home, this.pm2Home, this.#ecosystem, ...(this.options.app ? [] : await walk(join(this.dir, 'app')))];
+    for (const path of paths) await chown(path, owner.uid, owner.gid);
+    // As Ubuntu makes homes: private to their user (root still reads it).
+    await chmod(home, 0o750);
+  }
+
+  /** Removes the PM2 user once its processes are gone (userdel refuses while one runs, and while /etc/passwd is locked). */
+  async #removeUser(): Promise<void> {
+    const name = this.pm2User;
+    if (!name) return;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const removed = await run('userdel', attempt < 19 ? [name] : ['--force', name]);
+      // 6: no such user (already removed).
+      if (removed.code === 0 || removed.code === 6) return;
+      await sleep(100 + attempt * 50);
+    }
   }
 
   #nginxConfig(accessLog: string, errorLog: string): string {
@@ -329,11 +408,84 @@ http {
 `;
   }
 
+  /**
+   * The Debian/Ubuntu layout: nginx.conf declares the logs and includes conf.d/*.conf and sites-enabled/*; the
+   * site lives in sites-available/web behind an upstream block with keep-alive connections, as a deploy guide sets it up.
+   */
+  async #writeDebianNginx(accessLog: string, errorLog: string): Promise<void> {
+    const tmp = join(this.#nginxDir, 'tmp');
+    const json = this.options.logFormat !== 'combined';
+    for (const sub of ['conf.d', 'sites-available', 'sites-enabled']) await mkdir(join(this.#nginxDir, sub), { recursive: true });
+    const combinedLog = join(this.#nginxDir, 'access.log');
+    await writeFile(
+      join(this.#nginxDir, 'nginx.conf'),
+      `# Reflex sandbox: generated, throw-away. Laid out as Debian's /etc/nginx/nginx.conf.
+worker_processes 1;
+daemon on;
+pid ${join(this.#nginxDir, 'nginx.pid')};
+error_log ${errorLog};
+
+events {
+  worker_connections 128;
+}
+
+http {
+  sendfile on;
+  default_type application/octet-stream;
+
+  access_log ${combinedLog};
+  error_log ${errorLog};
+
+  client_body_temp_path ${tmp}/client;
+  proxy_temp_path ${tmp}/proxy;
+  fastcgi_temp_path ${tmp}/fastcgi;
+  uwsgi_temp_path ${tmp}/uwsgi;
+  scgi_temp_path ${tmp}/scgi;
+
+  include ${this.#nginxDir}/conf.d/*.conf;
+  include ${this.#nginxDir}/sites-enabled/*;
+}
+`,
+    );
+    if (json) await writeFile(join(this.#nginxDir, 'conf.d', 'reflex.conf'), `${await reflexLogFormat()}
+`);
+    const site = join(this.#nginxDir, 'sites-available', 'web');
+    await writeFile(
+      site,
+      `upstream web_backend {
+  server 127.0.0.1:${this.appPort};
+  keepalive 64;
+}
+
+server {
+  listen 127.0.0.1:${this.nginxPort};
+  server_name sandbox;
+${json ? `  access_log ${accessLog} reflex;
+` : ''}
+  # The demo app's fault switches are reachable on its own port only.
+  location /__demo/ {
+    return 404;
+  }
+
+  location / {
+    proxy_pass http://web_backend;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $host;
+    proxy_connect_timeout 1s;
+    proxy_read_timeout ${this.#readTimeout}s;
+  }
+}
+`,
+    );
+    await symlink(site, join(this.#nginxDir, 'sites-enabled', 'web'));
+  }
+
   #ecosystemSource(autorestart: boolean): string {
     const app = {
       name: APP,
-      script: DEMO_APP,
-      cwd: join(this.dir, 'app'),
+      script: this.options.app?.script ?? DEMO_APP,
+      cwd: this.options.app?.cwd ?? join(this.dir, 'app'),
       exec_mode: 'fork',
       instances: 1,
       // false by default: a crash stays down, as it does in production once PM2 has used up max_restarts.
@@ -356,8 +508,13 @@ http {
     return this.#pm2(args);
   }
 
-  #pm2(args: string[], extraEnv: Record<string, string> = {}): Promise<CommandResult> {
-    return run(join(BIN_DIR, 'pm2'), args, { env: { ...this.env, ...extraEnv }, timeoutMs: 60_000 });
+  #pm2(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 60_000): Promise<CommandResult> {
+    const env = { ...this.env, ...extraEnv };
+    const pm2 = join(BIN_DIR, 'pm2');
+    if (!this.pm2User) return run(pm2, args, { env, timeoutMs });
+    // As remediate.sh does it, from a directory the user can enter: PM2 spawns its daemon in the caller's cwd.
+    const asUser = ['-u', this.pm2User, '--', 'env', `PM2_HOME=${this.pm2Home}`, pm2, ...args];
+    return run('runuser', asUser, { env, timeoutMs, cwd: dirname(this.pm2Home) });
   }
 
   async #daemonPid(): Promise<number> {
@@ -583,7 +740,7 @@ http {
     await rm(this.#crashMarker, { force: true });
     // `delete` fails when PM2 no longer knows the app: that is fine, the start below is what matters.
     await this.#pm2(['delete', APP]);
-    await this.#expectPm2(['start', this.profile.pm2.ecosystem, '--only', APP]);
+    await this.#expectPm2(['start', this.#ecosystem, '--only', APP]);
     this.#appHost = '127.0.0.1';
     this.#appListenPort = this.appPort;
     await this.waitHealthy(timeoutMs);
@@ -603,15 +760,17 @@ http {
     }
     const daemon = await this.#daemonPid();
     if (daemon > 0) {
-      await run(join(BIN_DIR, 'pm2'), ['kill'], { env: this.env, timeoutMs: 8000 });
+      await this.#pm2(['kill'], {}, 8000);
       await killAndWait(daemon);
     }
+    const script = this.options.app?.script ?? DEMO_APP;
     for (const pid of this.#seenPids) {
       // Only our app: a pid may have been reused since PM2 reported it.
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes('next-server') || cmdline.includes(DEMO_APP)) await killAndWait(pid);
+      if (cmdline.includes('next-server') || cmdline.includes(script)) await killAndWait(pid);
     }
     await this.#stopNginx();
+    await this.#removeUser();
     if (this.#cgroupDir) {
       const cgroup = this.#cgroupDir;
       await until('the sandbox cgroup to empty', 5000, async () => rmdir(cgroup).then(() => true, () => false)).catch(() => undefined);
@@ -635,12 +794,18 @@ http {
 
 // ---------------------------------------------------------------- helpers
 
-function run(file: string, args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CommandResult> {
+function run(file: string, args: string[], options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
     execFile(
       file,
       args,
-      { env: options.env ?? process.env, timeout: options.timeoutMs ?? 30_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+      {
+        env: options.env ?? process.env,
+        timeout: options.timeoutMs ?? 30_000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 16 * 1024 * 1024,
+        ...(options.cwd && { cwd: options.cwd }),
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
@@ -686,6 +851,29 @@ function canListen(host: string): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(0, host, () => server.close(() => resolve(true)));
   });
+}
+
+/** The `log_format reflex …;` line of infra/nginx/reflex.conf: the one format deployed hosts use. */
+async function reflexLogFormat(): Promise<string> {
+  const conf = await readFile(REFLEX_CONF, 'utf8');
+  const line = conf.split('\n').find((l) => l.startsWith('log_format reflex '));
+  if (!line) throw new SandboxError(`${REFLEX_CONF}: no log_format reflex line`);
+  return line;
+}
+
+/** A user's uid and gid, from the passwd database. */
+async function idsOf(name: string): Promise<{ uid: number; gid: number }> {
+  const entry = (await run('getent', ['passwd', name])).stdout.trim().split(':');
+  const uid = Number(entry[2]);
+  const gid = Number(entry[3]);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new SandboxError(`getent passwd ${name}: no such user`);
+  return { uid, gid };
+}
+
+/** A directory and everything under it. */
+async function walk(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true });
+  return [dir, ...entries.map((entry) => join(dir, entry))];
 }
 
 async function readPidFile(file: string): Promise<number> {

@@ -275,3 +275,115 @@ describe('sandbox faults', { timeout: 120_000 }, () => {
     expect(await b.request('/', { via: 'nginx' })).toBe(502);
   });
 });
+
+/** The real uid of a process, from /proc/<pid>/status. */
+async function uidOf(pid: number): Promise<number> {
+  const line = (await text(`/proc/${pid}/status`)).split('\n').find((l) => l.startsWith('Uid:'));
+  return Number(line?.split(/\s+/)[1] ?? -1);
+}
+
+describe('sandbox on an Ubuntu-like host: PM2 under its own user, the Debian nginx layout', { timeout: 120_000 }, () => {
+  let box: Sandbox;
+  beforeAll(async () => {
+    box = await startSandbox({ bootMs: 300, pm2AsUser: true, nginxLayout: 'debian', logFormat: 'combined' });
+  });
+  afterAll(async () => {
+    await box?.stop();
+  });
+
+  it('makes a non-root system user that owns the PM2 daemon and the app', async () => {
+    const entry = (await command('getent', ['passwd', box.pm2User ?? ''])).stdout.trim().split(':');
+    const uid = Number(entry[2]);
+    const daemon = await readPid(join(box.pm2Home, 'pm2.pid'));
+
+    expect(box.pm2User).toMatch(/^[a-z_][a-z0-9_-]{0,31}$/);
+    expect(uid).toBeGreaterThan(0);
+    expect(entry[5]).toBe(join(box.dir, 'home'));
+    expect(box.pm2Home).toBe(join(box.dir, 'home', '.pm2'));
+    expect(await uidOf(daemon)).toBe(uid);
+    expect(await uidOf(await box.appPid())).toBe(uid);
+    expect((await pm2App(box))?.status).toBe('online');
+  });
+
+  it('writes a profile with pm2.user, nginx.conf only, and no upstream', async () => {
+    const profile = JSON.parse(await text(box.profilePath)) as Record<string, unknown>;
+
+    expect(profile).toEqual(box.profile);
+    expect(box.profile.pm2).toEqual({ home: box.pm2Home, ecosystem: join(box.dir, 'ecosystem.config.cjs'), user: box.pm2User });
+    expect(box.profile.nginx.config).toBe(join(box.dir, 'nginx', 'nginx.conf'));
+    expect(profile).not.toHaveProperty('upstream');
+  });
+
+  it('saves PM2 process list (dump.pm2) with the app in it, as a deploy does', async () => {
+    const dump = JSON.parse(await text(join(box.pm2Home, 'dump.pm2'))) as { name: string; pm_cwd: string }[];
+
+    expect(dump.map((app) => app.name)).toEqual(['web']);
+  });
+
+  it('lays nginx out as Debian does: includes, the upstream block with keepalive 64, combined access log', async () => {
+    const conf = join(box.dir, 'nginx', 'nginx.conf');
+    const dump = await command('/usr/sbin/nginx', ['-T', '-p', `${join(box.dir, 'nginx')}/`, '-c', conf]);
+    const main = await text(conf);
+
+    expect(dump.code).toBe(0);
+    expect(main).toContain(`include ${join(box.dir, 'nginx', 'sites-enabled')}/*;`);
+    expect(main).toContain(`include ${join(box.dir, 'nginx', 'conf.d')}/*.conf;`);
+    expect(main).not.toContain('proxy_pass');
+    expect(dump.stdout).toContain(`# configuration file ${join(box.dir, 'nginx', 'sites-enabled', 'web')}:`);
+    expect(dump.stdout).toMatch(new RegExp(`upstream web_backend \\{\\s+server 127\\.0\\.0\\.1:${box.appPort};\\s+keepalive 64;\\s+\\}`));
+    expect(dump.stdout).toContain('proxy_pass http://web_backend;');
+    expect(dump.stdout).toContain('proxy_set_header Connection "";');
+    expect(dump.stdout).toMatch(/^\s*access_log \S+\/access\.log;$/m);
+  });
+
+  it('serves through the upstream block and logs combined lines', async () => {
+    await box.traffic(1, '/combined-check');
+
+    expect(await text(box.profile.nginx.accessLog)).toMatch(/"GET \/combined-check HTTP\/1\.1" 200 \d+ "-" /);
+  });
+
+  it('crash: the app under the PM2 user exits with code 1; nginx answers 502', async () => {
+    await box.faults.crash();
+
+    expect((await pm2App(box))?.exitCode).toBe(1);
+    expect(await box.request('/', { via: 'nginx' })).toBe(502);
+    await box.repair();
+    expect(await box.request('/', { via: 'nginx' })).toBe(200);
+  });
+});
+
+describe('sandbox with the Debian layout and the JSON log format', { timeout: 90_000 }, () => {
+  it('puts the reflex log_format in conf.d and the site logs JSON to its own file', async () => {
+    const box = await startSandbox({ bootMs: 300, nginxLayout: 'debian', profileEcosystem: false });
+    try {
+      await box.traffic(1, '/json-check');
+      const lines = (await text(box.profile.nginx.accessLog)).trim().split('\n');
+
+      expect(await text(join(box.dir, 'nginx', 'conf.d', 'reflex.conf'))).toMatch(/^log_format reflex escape=json /);
+      expect(box.profile.nginx.accessLog).toBe(join(box.dir, 'nginx', 'access.json.log'));
+      expect(JSON.parse(lines.at(-1) ?? '')).toMatchObject({ status: 200, request: 'GET /json-check HTTP/1.1' });
+      expect(box.profile.pm2).toEqual({ home: box.pm2Home });
+      expect(box.pm2User).toBeUndefined();
+    } finally {
+      await box.stop();
+    }
+  });
+});
+
+describe('sandbox stop with a PM2 user', { timeout: 90_000 }, () => {
+  it('ends the daemon and the app by pid and deletes the user', async () => {
+    const other = await startSandbox({ bootMs: 300, pm2AsUser: true });
+    const user = other.pm2User ?? '';
+    const pids = { daemon: await readPid(join(other.pm2Home, 'pm2.pid')), app: await other.appPid() };
+    const before = await command('getent', ['passwd', user]);
+
+    await other.stop();
+
+    expect(before.code).toBe(0);
+    expect(pids.daemon > 0 && pids.app > 0).toBe(true);
+    expect(await isAlive(pids.daemon)).toBe(false);
+    expect(await isAlive(pids.app)).toBe(false);
+    expect((await command('getent', ['passwd', user])).code).toBe(2);
+    expect(existsSync(other.dir)).toBe(false);
+  });
+});
