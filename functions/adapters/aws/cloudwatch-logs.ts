@@ -150,16 +150,15 @@ export async function findAffectedInstances(options: FindAffectedInstancesOption
 
   let queryId: string | undefined;
   try {
-    const started = await client.send(
-      new StartQueryCommand({
-        logGroupNames: [accessGroup],
-        // Logs Insights takes epoch seconds; widen to whole seconds so the window is fully covered.
-        startTime: Math.floor(window.start.getTime() / 1000),
-        endTime: Math.ceil(window.end.getTime() / 1000),
-        queryString: `filter status in [502, 503, 504] | stats count(*) as errors by @logStream | sort errors desc | limit ${limit}`,
-        limit,
-      }),
-    );
+    const command = new StartQueryCommand({
+      logGroupNames: [accessGroup],
+      // Logs Insights takes epoch seconds; widen to whole seconds so the window is fully covered.
+      startTime: Math.floor(window.start.getTime() / 1000),
+      endTime: Math.ceil(window.end.getTime() / 1000),
+      queryString: `filter status in [502, 503, 504] | stats count(*) as errors by @logStream | sort errors desc | limit ${limit}`,
+      limit,
+    });
+    const started = await client.send(withoutRetries(command));
     queryId = started.queryId;
   } catch (error) {
     if (awsErrorName(error) === 'LimitExceededException' || isThrottling(error)) return fallback();
@@ -185,6 +184,23 @@ export async function findAffectedInstances(options: FindAffectedInstancesOption
     }
     await clock.sleep(QUERY_POLL_MS);
   }
+}
+
+/**
+ * The command, sent once. `LimitExceededException` is StartQuery's documented answer when the account's concurrent
+ * Logs Insights queries are used up, and the SDK classifies it as throttling: it would retry twice with back-off
+ * (about 1.4 s) before the fallback that answers anyway. A command-level middleware with the retry middleware's
+ * name replaces the client's for this command only.
+ */
+function withoutRetries(command: StartQueryCommand): StartQueryCommand {
+  command.middlewareStack.add((next) => (args) => next(args), {
+    name: 'retryMiddleware',
+    step: 'finalizeRequest',
+    priority: 'high',
+    tags: ['RETRY'],
+    override: true,
+  });
+  return command;
 }
 
 function fromInsightsRows(rows: ResultField[][], limit: number): AffectedInstance[] {
