@@ -90,7 +90,7 @@ const REMEDIATE_SPECS: Record<RemediateName, ParameterSpec> = {
   Pm2User: { description: 'OS user that owns PM2; empty: root.', pattern: PATTERN_SOURCES.pm2User, required: false },
   Pm2Home: { description: "PM2_HOME; empty: the PM2 user's ~/.pm2.", pattern: PATTERN_SOURCES.absPath, required: false },
   Action: { description: 'restart or start.', pattern: '^(restart|start)$', required: true },
-  Ecosystem: { description: 'Ecosystem file for start; empty: never start.', pattern: PATTERN_SOURCES.absPath, required: false },
+  Ecosystem: { description: "Ecosystem file for start; empty: start from PM2's saved list (pm2 save).", pattern: PATTERN_SOURCES.absPath, required: false },
 };
 
 /** How long the agent lets each script run: a snapshot is a few probes; a restart waits for PM2. */

@@ -44,7 +44,7 @@ export interface ReflexStackProps extends StackProps {
   readonly pm2User?: string;
   /** PM2_HOME on the instances. @default - the PM2 user's ~/.pm2 */
   readonly pm2Home?: string;
-  /** Ecosystem file used to `pm2 start` the app when it is missing from PM2. @default - never start, only restart */
+  /** Ecosystem file used to `pm2 start` the app when it is missing from PM2. @default - PM2's saved list (`pm2 save`) */
   readonly ecosystemPath?: string;
   /** The URL probed through nginx on the instance. @default 'http://127.0.0.1/' */
   readonly healthUrl?: string;
