@@ -2,13 +2,16 @@
  * functions/host/snapshot.sh and remediate.sh against a live sandbox (real nginx, real PM2), and their input
  * validation: a bad variable stops the script before anything runs.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runHostScript } from '../../functions/sandbox/host-scripts.ts';
+import { profileVariables, runHostScript } from '../../functions/sandbox/host-scripts.ts';
 import { startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
+import { AGENT_PATH, ensurePm2OnAgentPath } from '../helpers/global-pm2.ts';
 import { SECRET, pm2Section, readPid, runScript, sections, type SnapshotPm2 } from '../helpers/host.ts';
 
 const SNAPSHOT_SECTIONS = ['reflex-snapshot 1', 'meta', 'pm2', 'app-pids', 'listeners', 'probe nginx', 'probe upstream', 'nginx-proxy', 'nginx-error', 'pm2-log', 'kernel', 'memory', 'deploy', 'end'];
@@ -49,7 +52,6 @@ describe('host scripts: input validation', { timeout: 30_000 }, () => {
     ['REFLEX_PROBE_TIMEOUT', 'snapshot', { REFLEX_APP: 'web', REFLEX_PROBE_TIMEOUT: '100' }],
     ['REFLEX_APP', 'remediate', { REFLEX_APP: 'web;touch PWNED', REFLEX_ACTION: 'restart' }],
     ['REFLEX_ACTION', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'delete' }],
-    ['REFLEX_ECOSYSTEM', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'start' }],
     ['REFLEX_ECOSYSTEM', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'start', REFLEX_ECOSYSTEM: '/srv/eco.js && id' }],
     ['REFLEX_PM2_HOME', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_PM2_HOME: '/home/$USER/.pm2' }],
   ];
@@ -69,6 +71,15 @@ describe('host scripts: input validation', { timeout: 30_000 }, () => {
 
     expect(result.code).toBe(2);
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('start with no ecosystem and no saved PM2 list: exit 1, says to run pm2 save, runs no pm2', async () => {
+    const result = await runHostScript('remediate', { ...env, REFLEX_APP: 'web', REFLEX_ACTION: 'start', REFLEX_PM2_HOME: join(dir, 'pm2') });
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('does not name web: run `pm2 save`');
+    expect(result.stdout.trim().split('\n').at(-1)).toBe('result=failed action=start exit=3');
+    expect(existsSync(calls)).toBe(false);
   });
 
   it('passes a valid app name to pm2 as one argument', async () => {
@@ -244,5 +255,106 @@ describe('snapshot.sh and remediate.sh on faulty hosts', { timeout: 120_000 }, (
     expect(appEntry(parts)?.pm2_env.env).toEqual({ PORT: String(b.appPort), HOSTNAME: '::1' });
     expect(parts.get('probe upstream')?.[0]).toMatch(/ exit=7$/);
     expect(parts.get('probe nginx')?.[0]).toContain('code=502');
+  });
+});
+
+/**
+ * The scripts as the SSM agent runs them on a Debian/Ubuntu box laid out as users have it: as root, from a fresh
+ * root-only working directory, with the agent's PATH, no HOME and nothing but the script's inputs in the
+ * environment; PM2 under its own user, nginx with sites-enabled and an upstream block with keepalive, and the stack's
+ * defaults (no upstream, no ecosystem, no PM2 home given).
+ */
+describe('host scripts as SSM runs them, on an Ubuntu-like host', { timeout: 120_000 }, () => {
+  let box: Sandbox | undefined;
+  let agentDir: string;
+  beforeAll(async () => {
+    await ensurePm2OnAgentPath();
+    agentDir = await mkdtemp(join(tmpdir(), 'reflex-agent-'));
+  });
+  afterAll(async () => {
+    await rm(agentDir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await box?.stop();
+    box = undefined;
+  });
+
+  async function sandbox(): Promise<Sandbox> {
+    box = await startSandbox({ bootMs: 300, pm2AsUser: true, nginxLayout: 'debian', profileEcosystem: false, appEnv: { DEMO_SECRET: SECRET } });
+    return box;
+  }
+
+  /** The stack's inputs: app, PM2 user, health URL, nginx config and error log; no PM2 home, upstream or ecosystem. */
+  function agentRun(b: Sandbox, script: 'snapshot' | 'remediate', extra: Record<string, string> = {}) {
+    const { REFLEX_APP, REFLEX_PM2_USER, REFLEX_HEALTH_URL, REFLEX_NGINX_CONFIG, REFLEX_NGINX_ERROR_LOG } = profileVariables(b.profile);
+    const inputs = { REFLEX_APP, REFLEX_PM2_USER, REFLEX_HEALTH_URL, REFLEX_NGINX_CONFIG, REFLEX_NGINX_ERROR_LOG };
+    const env = Object.fromEntries(Object.entries({ ...inputs, ...extra }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    return asAgent(script, env);
+  }
+
+  async function asAgent(script: 'snapshot' | 'remediate', inputs: Record<string, string>) {
+    const cwd = join(agentDir, `orchestration-${Date.now()}-${Math.random().toString(16).slice(2)}`);
+    await mkdir(cwd, { mode: 0o700 });
+    // `bash <file>` from that directory, with only these variables: as the agent runs the document's script.
+    const file = fileURLToPath(new URL(`../../functions/host/${script}.sh`, import.meta.url));
+    return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile('bash', [file], { env: { PATH: AGENT_PATH, ...inputs }, cwd, timeout: 60_000 }, (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+      });
+    });
+  }
+
+  it('the snapshot probes the upstream nginx proxies to, found through sites-enabled and the upstream block', async () => {
+    const b = await sandbox();
+
+    const result = await agentRun(b, 'snapshot');
+    const parts = sections(result.stdout);
+    const probe = sections((await agentRun(b, 'snapshot', { REFLEX_SECTIONS: 'probe' })).stdout);
+
+    expect(result.code).toBe(0);
+    expect(b.profile.upstream).toBeUndefined();
+    expect(parts.get('nginx-proxy')).toEqual(expect.arrayContaining(['upstream web_backend {', `server 127.0.0.1:${b.appPort};`, 'proxy_pass http://web_backend;']));
+    expect(parts.get('probe upstream')).toEqual([expect.stringMatching(new RegExp(`^url=http://127\\.0\\.0\\.1:${b.appPort}/api/health code=200 `))]);
+    expect(probe.get('probe upstream')?.[0]).toContain('code=200');
+    expect(appEntry(parts)?.pm2_env.status).toBe('online');
+    expect(parts.get('pm2-saved')).toEqual(['web']);
+    expect(result.stdout).not.toContain(SECRET);
+  });
+
+  it('the PM2 daemon is gone and no ecosystem is configured: start resurrects the saved list', async () => {
+    const b = await sandbox();
+    await b.faults.killDaemon();
+
+    const start = await agentRun(b, 'remediate', { REFLEX_ACTION: 'start' });
+    await b.waitHealthy(20_000);
+
+    expect(start.stdout.trim().split('\n').at(-1)).toBe('result=ok action=start');
+    expect(start.stdout).not.toContain('EACCES');
+    expect(await b.appPid()).toBeGreaterThan(0);
+  });
+
+  it('the app was deleted while the daemon runs: start brings back only that app, and never twice', async () => {
+    const b = await sandbox();
+    await b.faults.remove();
+
+    const first = await agentRun(b, 'remediate', { REFLEX_ACTION: 'start' });
+    await b.waitHealthy(20_000);
+    const second = await agentRun(b, 'remediate', { REFLEX_ACTION: 'start' });
+    const list = await b.pm2('jlist');
+    const names = (JSON.parse(list.stdout.split('\n').find((line) => line.startsWith('[')) ?? '[]') as { name: string }[]).map((p) => p.name);
+
+    expect(first.stdout.trim().split('\n').at(-1)).toBe('result=ok action=start');
+    expect(second.stdout).toContain('web is already in PM2 list: not started twice');
+    expect(names).toEqual(['web']);
+  });
+
+  it('restart after a crash works from the root-only directory, as the PM2 user', async () => {
+    const b = await sandbox();
+    await b.faults.crash();
+
+    const fix = await agentRun(b, 'remediate', { REFLEX_ACTION: 'restart' });
+    await b.waitHealthy(20_000);
+
+    expect(fix.stdout.trim().split('\n').at(-1)).toBe('result=ok action=restart');
   });
 });
