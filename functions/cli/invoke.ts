@@ -27,7 +27,7 @@ const LAMBDA_MARGIN_SECONDS = 60;
  */
 export async function invokeCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: { 'dry-run': { type: 'boolean' } }, allowPositionals: true, strict: true });
-  if (positionals.length !== 1) throw new InputError(`invoke takes one event file\nusage: ${INVOKE_USAGE}`, 'event');
+  if (positionals.length !== 1) throw new InputError(`invoke takes one event file (usage: ${INVOKE_USAGE})`, 'event');
   const path = positionals[0] as string;
   const event = await readEvent(path);
   const dryRun = values['dry-run'] === true;

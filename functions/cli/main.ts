@@ -1,10 +1,12 @@
 /**
  * `reflex` — the command line. Wiring only: parse arguments, build adapters, call the core, map the result.
  *
+ *   reflex init    --local [--app NAME] [--pm2-user NAME] [--nginx-config FILE] [--upstream URL] [--out host.json] [--force]
  *   reflex respond --local <host.json> [--dry-run] [--json] [--report incident.html]
  *   reflex watch   --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]
  *   reflex invoke  <event.json> [--dry-run]
  *   reflex demo
+ *   reflex --help | <command> --help | --version
  *
  * Exit codes: 0 the app serves at the end (or a dry run); 1 it does not, a human must look; 2 bad input.
  */
@@ -16,20 +18,31 @@ import { renderStep, renderText } from '../core/render.ts';
 import { exitCodeFor } from '../core/respond.ts';
 import type { Report } from '../core/types.ts';
 import { InputError } from '../core/validate.ts';
+import { commandHelp, overviewHelp, version } from './help.ts';
 import { respondLocally } from './local.ts';
 import { loadProfile } from './profile-file.ts';
 import { watch } from './watch.ts';
 
-const USAGE = `usage:
-  reflex respond --local <host.json> [--dry-run] [--json] [--report incident.html]
-  reflex watch --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]
-  reflex invoke <event.json> [--dry-run]
-  reflex demo`;
+const HELP_FLAGS = new Set(['--help', '-h']);
 
+/** Runs one `reflex` command line; returns the exit code. Bad input is one line on stderr and exit 2. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   try {
     const [command, ...rest] = argv;
+    if (command === undefined) throw new InputError('no command given (see reflex --help)', 'command');
+    if (HELP_FLAGS.has(command) || command === 'help') return printHelp(rest[0], io);
+    if (command === '--version' || command === '-v') {
+      io.out(version());
+      return 0;
+    }
+    // Before parsing: `reflex respond --help` must not fail for want of --local. After `--`, it is an argument.
+    const own = rest.indexOf('--');
+    if ((own < 0 ? rest : rest.slice(0, own)).some((arg) => HELP_FLAGS.has(arg)) && commandHelp(command)) return printHelp(command, io);
     switch (command) {
+      case 'init': {
+        const { initCommand } = await import('./init.ts');
+        return await initCommand(rest, io);
+      }
       case 'respond':
         return await respondCommand(rest, io);
       case 'watch':
@@ -44,7 +57,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await runDemo(io);
       }
       default:
-        throw new InputError(command ? `unknown command "${command}"\n${USAGE}` : USAGE, 'command');
+        throw new InputError(`unknown command "${command}" (see reflex --help)`, 'command');
     }
   } catch (error) {
     if (error instanceof InputError || isArgError(error)) {
@@ -53,6 +66,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     throw error;
   }
+}
+
+function printHelp(command: string | undefined, io: Io): number {
+  if (command === undefined) {
+    io.out(overviewHelp());
+    return 0;
+  }
+  const help = commandHelp(command);
+  if (!help) throw new InputError(`unknown command "${command}" (see reflex --help)`, 'command');
+  io.out(help);
+  return 0;
 }
 
 export interface Io {
@@ -135,7 +159,7 @@ function printReport(report: Report, json: boolean, io: Io): void {
 }
 
 function requireLocal(path: string | undefined): string {
-  if (!path) throw new InputError(`--local <host.json> is required (only local mode runs from the command line)\n${USAGE}`, '--local');
+  if (!path) throw new InputError('--local <host.json> is required (only local mode runs from the command line; reflex init --local writes one)', '--local');
   return path;
 }
 
