@@ -42,6 +42,15 @@ export async function loadProfile(path: string, env: NodeJS.ProcessEnv = process
     userDatabase: passwdFile,
   });
 
+  await checkReadable(profile);
+  return profile;
+}
+
+/**
+ * Checks that every file the profile names can be read: `respond` must find out before anything runs.
+ * @throws InputError naming the first field whose file cannot be read.
+ */
+export async function checkReadable(profile: HostProfile): Promise<void> {
   const files: [string, string | undefined][] = [
     ['nginx.accessLog', profile.nginx.accessLog],
     ['nginx.errorLog', profile.nginx.errorLog],
@@ -57,7 +66,6 @@ export async function loadProfile(path: string, env: NodeJS.ProcessEnv = process
       throw new InputError(`${field}: cannot read ${file}`, field);
     }
   }
-  return profile;
 }
 
 /** What `respond` needs to know about the host, from its profile. */
