@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NginxMissingError, startSandbox, type Sandbox, type SandboxOptions } from '../../functions/sandbox/sandbox.ts';
-import { command, eventually, isAlive, listeners, readPid } from '../helpers/host.ts';
+import { command, eventually, isAlive, listeners, readPid, uidOf, uidOfUser } from '../helpers/host.ts';
 
 /** PM2's view of the app: status, pid, exit code; undefined when PM2 does not know it. */
 async function pm2App(box: Sandbox): Promise<{ status: string; pid: number; exitCode?: number; restarts: number } | undefined> {
@@ -276,12 +276,6 @@ describe('sandbox faults', { timeout: 120_000 }, () => {
   });
 });
 
-/** The real uid of a process, from /proc/<pid>/status. */
-async function uidOf(pid: number): Promise<number> {
-  const line = (await text(`/proc/${pid}/status`)).split('\n').find((l) => l.startsWith('Uid:'));
-  return Number(line?.split(/\s+/)[1] ?? -1);
-}
-
 describe('sandbox on an Ubuntu-like host: PM2 under its own user, the Debian nginx layout', { timeout: 120_000 }, () => {
   let box: Sandbox;
   beforeAll(async () => {
@@ -293,7 +287,7 @@ describe('sandbox on an Ubuntu-like host: PM2 under its own user, the Debian ngi
 
   it('makes a non-root system user that owns the PM2 daemon and the app', async () => {
     const entry = (await command('getent', ['passwd', box.pm2User ?? ''])).stdout.trim().split(':');
-    const uid = Number(entry[2]);
+    const uid = await uidOfUser(box.pm2User ?? '');
     const daemon = await readPid(join(box.pm2Home, 'pm2.pid'));
 
     expect(box.pm2User).toMatch(/^[a-z_][a-z0-9_-]{0,31}$/);

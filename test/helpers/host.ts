@@ -4,8 +4,13 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Report } from '../../functions/core/types.ts';
 import { profileVariables, runHostScript } from '../../functions/sandbox/host-scripts.ts';
 import type { CommandResult, Sandbox } from '../../functions/sandbox/sandbox.ts';
+
+const CLI = fileURLToPath(new URL('../../functions/cli/reflex.js', import.meta.url));
 
 /** Put in the demo app's environment; no snapshot may ever contain it. */
 export const SECRET = 's3cr3t-value';
@@ -78,4 +83,45 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 15_0
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return check();
+}
+
+/** The real uid of a process (/proc/<pid>/status), -1 when it is gone. */
+export async function uidOf(pid: number): Promise<number> {
+  const line = (await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')).split('\n').find((l) => l.startsWith('Uid:'));
+  return line ? Number(line.split(/\s+/)[1]) : -1;
+}
+
+/** A user's uid from the passwd database, -1 when there is no such user. */
+export async function uidOfUser(name: string): Promise<number> {
+  const entry = (await command('getent', ['passwd', name])).stdout.trim().split(':');
+  return entry.length > 2 ? Number(entry[2]) : -1;
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly report: Report;
+  readonly stderr: string;
+}
+
+/**
+ * `reflex respond --local <profile> --json` as a user runs it on the host: the sandbox's PATH (pm2, nginx), its own
+ * state directory, `cwd` as the working directory. PM2_HOME is left out: the profile is the only source.
+ * Throws when stdout is not exactly one JSON report (with stderr, to see why).
+ */
+export async function respondLocal(box: Sandbox, options: { profile?: string; cwd?: string; flags?: string[] } = {}): Promise<CliRun> {
+  const { PM2_HOME: _home, ...env } = box.env;
+  const args = [CLI, 'respond', '--local', options.profile ?? box.profilePath, '--json', ...(options.flags ?? [])];
+  const { code, stdout, stderr } = await new Promise<CommandResult>((resolve) => {
+    execFile(
+      process.execPath,
+      args,
+      { env: { ...env, XDG_STATE_HOME: join(box.dir, 'state') }, cwd: options.cwd ?? process.cwd(), timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, out, err) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(out), stderr: String(err) }),
+    );
+  });
+  const lines = stdout.trim().split('\n');
+  if (lines.length !== 1 || !lines[0]?.startsWith('{')) {
+    throw new Error(`reflex respond: expected one JSON report, got exit ${code}, stdout ${stdout.slice(0, 500)}, stderr ${stderr.slice(0, 1500)}`);
+  }
+  return { code, report: JSON.parse(lines[0]) as Report, stderr };
 }

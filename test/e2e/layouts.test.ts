@@ -1,0 +1,205 @@
+/**
+ * End to end on hosts laid out as real Ubuntu boxes are (issue 8): PM2 under its own non-root user, nginx in the
+ * Debian layout (nginx.conf including sites-enabled/, an upstream block with keepalive 64, the combined access
+ * log), and a host.json with neither `upstream` nor, by default, an ecosystem file, as a new user writes it.
+ * The real `reflex respond --local … --json` runs from a root-only working directory, as `sudo` from /root or
+ * SSM Run Command would run it: PM2 must not be started from there.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../functions/sandbox/sandbox.ts';
+import { readPid, respondLocal, uidOf, uidOfUser, type CliRun } from '../helpers/host.ts';
+
+/** Ubuntu as deployed: PM2 as its own user, sites-enabled, combined log, no upstream and no ecosystem in host.json. */
+const UBUNTU: SandboxOptions = { bootMs: 300, pm2AsUser: true, nginxLayout: 'debian', logFormat: 'combined', profileEcosystem: false };
+
+let sandbox: Sandbox | undefined;
+/** A 0700 root directory, like SSM's orchestration directory or /root: the PM2 user cannot enter it. */
+let rootOnly: string;
+
+beforeAll(async () => {
+  // mkdtemp makes it 0700, owned by root.
+  rootOnly = await mkdtemp(join(tmpdir(), 'reflex-root-only-'));
+});
+
+afterAll(async () => {
+  await rm(rootOnly, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await sandbox?.stop();
+  sandbox = undefined;
+});
+
+async function ubuntuHost(options: SandboxOptions = {}): Promise<Sandbox> {
+  sandbox = await startSandbox({ ...UBUNTU, ...options });
+  await sandbox.waitHealthy(15_000);
+  return sandbox;
+}
+
+function respond(box: Sandbox): Promise<CliRun> {
+  return respondLocal(box, { cwd: rootOnly });
+}
+
+/** The apps PM2 knows, read as the PM2 user (never spawns a daemon: only called while one runs). */
+async function pm2Apps(box: Sandbox): Promise<{ name: string; pid: number; status: string }[]> {
+  const { stdout } = await box.pm2('jlist');
+  const list = JSON.parse(stdout.split('\n').find((line) => line.startsWith('[')) ?? '[]') as {
+    name: string;
+    pid: number;
+    pm2_env: { status: string };
+  }[];
+  return list.map((app) => ({ name: app.name, pid: app.pid, status: app.pm2_env.status }));
+}
+
+/** The app serves through nginx again, and it and its PM2 daemon run as the PM2 user, never as root. */
+async function expectServedByPm2User(box: Sandbox): Promise<void> {
+  const uid = await uidOfUser(box.pm2User ?? '');
+  expect(uid).toBeGreaterThan(0);
+  expect(await uidOf(await readPid(join(box.pm2Home, 'pm2.pid')))).toBe(uid);
+  expect(await uidOf(await box.appPid())).toBe(uid);
+  expect(await box.request('/', { via: 'nginx' })).toBe(200);
+}
+
+/** Why a report came out as it did, for a failing expectation. */
+function why(run: CliRun): string {
+  const { diagnosis, action } = run.report;
+  return `${diagnosis.summary}\naction: ${action.kind} ${action.reason} ${action.error ?? ''}\nadvice: ${diagnosis.advice.join(' | ')}\nstderr: ${run.stderr.slice(-1500)}`;
+}
+
+describe('reflex respond --local on an Ubuntu-like host (PM2 user, sites-enabled, combined log, no upstream, no ecosystem)', { timeout: 180_000 }, () => {
+  it('the profile names only nginx.conf, no upstream, no ecosystem, and pm2.user', async () => {
+    const box = await ubuntuHost();
+    const profile = JSON.parse(await readFile(box.profilePath, 'utf8')) as Record<string, unknown>;
+
+    expect(profile).not.toHaveProperty('upstream');
+    expect(profile.pm2).toEqual({ home: box.pm2Home, user: box.pm2User });
+  });
+
+  it('healthy: the upstream comes from nginx, so a healthy app is healthy, exit 0', async () => {
+    const box = await ubuntuHost();
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('healthy');
+    expect(run.report.action).toMatchObject({ kind: 'none', executed: false });
+    expect(run.code).toBe(0);
+  });
+
+  it('crashed: process_crashed → restart as the PM2 user → recovered', async () => {
+    const box = await ubuntuHost();
+    await box.faults.crash();
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('process_crashed');
+    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
+    expect(run.report.outcome, why(run)).toBe('recovered');
+    expect(run.code).toBe(0);
+    await expectServedByPm2User(box);
+  });
+
+  it('hung: app_hung (the upstream probe is worked out from nginx -T) → restart → recovered', async () => {
+    const box = await ubuntuHost();
+    await box.faults.hang();
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('app_hung');
+    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
+    expect(run.report.outcome, why(run)).toBe('recovered');
+    expect(run.code).toBe(0);
+    await expectServedByPm2User(box);
+  });
+
+  it('slow pages: upstream_timeout, no restart, advice names proxy_read_timeout', async () => {
+    const box = await ubuntuHost({ proxyReadTimeoutSeconds: 1 });
+    const pid = await box.appPid();
+    await box.faults.slowPages(2_500);
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('upstream_timeout');
+    expect(run.report.action.kind).toBe('none');
+    expect(run.report.outcome).toBe('escalated');
+    expect(run.report.diagnosis.advice.join('\n')).toContain('proxy_read_timeout');
+    expect(run.code).toBe(1);
+    expect(await box.appPid()).toBe(pid);
+  });
+
+  it('PM2 daemon killed, no ecosystem: process_missing → start from PM2 saved list → recovered under the PM2 user', async () => {
+    const box = await ubuntuHost();
+    await box.faults.killDaemon();
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('process_missing');
+    expect(run.report.action, why(run)).toMatchObject({ kind: 'start', executed: true });
+    expect(run.report.outcome, why(run)).toBe('recovered');
+    expect(run.code).toBe(0);
+    await expectServedByPm2User(box);
+    expect((await pm2Apps(box)).map((app) => app.name)).toEqual(['web']);
+  });
+
+  it('pm2 delete web, no ecosystem: process_missing → start from its saved entry → recovered, no duplicate', async () => {
+    const box = await ubuntuHost();
+    const daemon = await readPid(join(box.pm2Home, 'pm2.pid'));
+    await box.faults.remove();
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('process_missing');
+    expect(run.report.action, why(run)).toMatchObject({ kind: 'start', executed: true });
+    expect(run.report.outcome, why(run)).toBe('recovered');
+    expect(run.code).toBe(0);
+    await expectServedByPm2User(box);
+    const apps = await pm2Apps(box);
+    expect(apps.map((app) => app.name)).toEqual(['web']);
+    expect(apps[0]?.status).toBe('online');
+    // The running daemon was used, not replaced.
+    expect(await readPid(join(box.pm2Home, 'pm2.pid'))).toBe(daemon);
+  });
+
+  it('bad deploy (every start dies at boot): one restart, then crash_loop, escalated', async () => {
+    const box = await ubuntuHost();
+    await box.faults.crash({ crashOnBoot: true });
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('crash_loop');
+    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
+    expect(run.report.outcome).toBe('escalated');
+    expect(run.code).toBe(1);
+    expect(await box.request('/', { via: 'nginx' })).toBe(502);
+  });
+});
+
+describe('reflex respond --local on the Ubuntu-like host with an ecosystem file in the profile', { timeout: 180_000 }, () => {
+  it('PM2 daemon killed: process_missing → start from the ecosystem file as the PM2 user → recovered', async () => {
+    const box = await ubuntuHost({ profileEcosystem: true });
+    await box.faults.killDaemon();
+
+    const run = await respond(box);
+
+    expect(box.profile.pm2.ecosystem).toBe(join(box.dir, 'ecosystem.config.cjs'));
+    expect(run.report.diagnosis.cause, why(run)).toBe('process_missing');
+    expect(run.report.action, why(run)).toMatchObject({ kind: 'start', executed: true });
+    expect(run.report.outcome, why(run)).toBe('recovered');
+    expect(run.code).toBe(0);
+    await expectServedByPm2User(box);
+    expect((await pm2Apps(box)).map((app) => app.name)).toEqual(['web']);
+  });
+
+  it('crashed: process_crashed → restart → recovered', async () => {
+    const box = await ubuntuHost({ profileEcosystem: true });
+    await box.faults.crash();
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('process_crashed');
+    expect(run.report.outcome, why(run)).toBe('recovered');
+    await expectServedByPm2User(box);
+  });
+});
