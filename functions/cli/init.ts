@@ -102,20 +102,32 @@ export async function lookAtTheBox(options: LookOptions): Promise<BoxFindings> {
 export async function findPm2Homes(options: LookOptions): Promise<Pm2Home[]> {
   const passwdFile = options.passwdFile ?? PASSWD_FILE;
   const users = await readPasswd(passwdFile);
-  const me = userInfo().username;
-  const mine = options.env.PM2_HOME || join(homedir(), '.pm2');
+  const me = userInfo();
+  const wanted = (name: string): boolean => options.pm2User === undefined || options.pm2User === name;
   const candidates: Omit<Pm2Home, 'apps'>[] = [];
-  if (options.pm2User === undefined || options.pm2User === me) {
-    if (await isDirectory(mine)) candidates.push({ home: mine, owner: me, why: options.env.PM2_HOME ? '$PM2_HOME' : `~/.pm2 of ${me}` });
+  const mine = options.env.PM2_HOME || join(homedir(), '.pm2');
+  const mineOwner = await ownerOf(mine, users);
+  // A $PM2_HOME that another user owns is that user's PM2: it must run as them (pm2.user).
+  if (mineOwner !== undefined) {
+    const other = mineOwner.uid !== me.uid ? mineOwner.name : undefined;
+    const why = options.env.PM2_HOME ? '$PM2_HOME' : `~/.pm2 of ${me.username}`;
+    if (wanted(other ?? me.username)) candidates.push({ home: mine, ...(other && { user: other }), owner: other ?? me.username, why });
   }
   for (const user of users) {
-    if (user.name === me || NOT_HOMES.has(user.home) || (options.pm2User !== undefined && user.name !== options.pm2User)) continue;
+    if (user.uid === me.uid || NOT_HOMES.has(user.home) || !wanted(user.name)) continue;
     const home = join(user.home, '.pm2');
     if (home === mine || !(await isDirectory(home))) continue;
     candidates.push({ home, user: user.name, owner: user.name, why: `home of ${user.name} in ${passwdFile}` });
   }
   if (options.pm2User !== undefined && candidates.length === 0) throw noPm2HomeFor(options.pm2User, users, passwdFile);
   return Promise.all(candidates.map((candidate) => listApps(candidate, options.env)));
+}
+
+/** Who owns a directory (by uid, named from the passwd file); undefined when it is not a directory. */
+async function ownerOf(path: string, users: PasswdUser[]): Promise<{ uid: number; name: string } | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isDirectory()) return undefined;
+  return { uid: info.uid, name: users.find((user) => user.uid === info.uid)?.name ?? String(info.uid) };
 }
 
 function noPm2HomeFor(name: string, users: PasswdUser[], passwdFile: string): InputError {

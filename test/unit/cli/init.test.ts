@@ -3,7 +3,7 @@
  * Debian nginx -T output), where it looks for PM2 homes, and its command line. The run on a real box is
  * test/e2e/init.test.ts.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,6 +195,16 @@ describe('findPm2Homes', () => {
         saved: ['web'],
       },
     ]);
+  });
+
+  it("takes a $PM2_HOME that another user owns as that user's PM2 (pm2.user)", async () => {
+    const shared = join(dir, 'srv-pm2');
+    await mkdir(shared);
+    await chown(shared, 1001, 1001);
+
+    const homes = await findPm2Homes({ env: { PM2_HOME: shared, PATH: '' }, passwdFile: join(dir, 'passwd'), pm2User: 'deploy' });
+
+    expect(homes).toEqual([{ home: shared, user: 'deploy', owner: 'deploy', why: '$PM2_HOME', apps: [] }]);
   });
 
   it('names --pm2-user when the user is unknown or has no PM2 home', async () => {
