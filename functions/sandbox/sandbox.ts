@@ -346,6 +346,24 @@ class LocalSandbox implements Sandbox {
     await chmod(home, 0o750);
   }
 
+  /**
+   * Ends what still runs as the PM2 user with this sandbox's PM2_HOME: a daemon that something (a host script, a
+   * test) spawned after the one stop() knew of. Otherwise it would outlive the sandbox, and keep userdel from working.
+   */
+  async #stopUserLeftovers(): Promise<void> {
+    const owner = this.#owner;
+    if (!owner) return;
+    const marker = `PM2_HOME=${this.pm2Home}\0`;
+    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+      const pid = Number(entry);
+      if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1) !== owner.uid) continue;
+      const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+      if (environ.includes(marker)) await killAndWait(pid);
+    }
+  }
+
   /** Removes the PM2 user once its processes are gone (userdel refuses while one runs, and while /etc/passwd is locked). */
   async #removeUser(): Promise<void> {
     const name = this.pm2User;
@@ -770,6 +788,7 @@ ${json ? `  access_log ${accessLog} reflex;
       if (cmdline.includes('next-server') || cmdline.includes(script)) await killAndWait(pid);
     }
     await this.#stopNginx();
+    await this.#stopUserLeftovers();
     await this.#removeUser();
     if (this.#cgroupDir) {
       const cgroup = this.#cgroupDir;

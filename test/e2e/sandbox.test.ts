@@ -2,6 +2,7 @@
  * The sandbox against real nginx and a real PM2 daemon: every fault must produce the state it claims,
  * seen the way an operator would see it (pm2, ss, curl through nginx, the logs, dmesg).
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -379,5 +380,27 @@ describe('sandbox stop with a PM2 user', { timeout: 90_000 }, () => {
     expect(await isAlive(pids.app)).toBe(false);
     expect((await command('getent', ['passwd', user])).code).toBe(2);
     expect(existsSync(other.dir)).toBe(false);
+  });
+
+  it('also ends what something else left running as the PM2 user in its PM2_HOME (a late daemon)', async () => {
+    const other = await startSandbox({ bootMs: 300, pm2AsUser: true });
+    const user = other.pm2User ?? '';
+    // Stands in for a daemon spawned after stop() read PM2's pid file: same user, same PM2_HOME, in no pid file.
+    const late = spawn('runuser', ['-u', user, '--', 'env', `PM2_HOME=${other.pm2Home}`, 'sleep', '300'], { detached: true, stdio: 'ignore' });
+    late.unref();
+    const sleeper = async (): Promise<number> => {
+      const { stdout } = await command('ps', ['-o', 'pid=,comm=', '-u', user]);
+      const line = stdout.split('\n').find((l) => l.trim().endsWith(' sleep'));
+      return Number(line?.trim().split(/\s+/)[0]) || 0;
+    };
+    expect(await eventually(async () => (await sleeper()) > 0)).toBe(true);
+    const pid = await sleeper();
+
+    await other.stop();
+
+    const survived = await isAlive(pid);
+    if (survived) process.kill(pid, 'SIGKILL');
+    expect(survived).toBe(false);
+    expect((await command('getent', ['passwd', user])).code).toBe(2);
   });
 });
