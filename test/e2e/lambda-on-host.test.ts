@@ -84,8 +84,11 @@ async function removePm2(): Promise<void> {
   madeLink = false;
 }
 
-/** A fresh host, the stack synthesized for it, the emulation of that stack, and the handler imported under its environment. */
-async function deploy(): Promise<World> {
+/**
+ * A fresh host, the stack synthesized for it, the emulation of that stack, and the handler imported under its
+ * environment. `context` sets more stack context from the host (e.g. `ecosystemPath`), on top of what every deploy sets.
+ */
+async function deploy(context: (box: Sandbox) => Record<string, string> = () => ({})): Promise<World> {
   const box = await startSandbox({ pm2AsUser: true, nginxLayout: 'debian', logFormat: 'json' });
   try {
     const pm2User = box.pm2User;
@@ -96,6 +99,7 @@ async function deploy(): Promise<World> {
       healthUrl: profile.healthUrl,
       nginxConfig: profile.nginx.config,
       nginxErrorLog: profile.nginx.errorLog,
+      ...context(box),
     });
     const aws = await startAwsEmulator(deployment);
     aws.addInstance(INSTANCE, {
@@ -159,7 +163,12 @@ afterAll(async () => {
 });
 
 describe('the handler on a host as the stack deploys it (SSM emulation)', () => {
-  afterEach(teardown);
+  afterEach(async () => {
+    const calls = world?.aws.calls ?? [];
+    await teardown();
+    // A call the emulation does not implement would make a case pass or fail for the wrong reason.
+    expect(calls.filter((call) => call.error === 'InvalidAction')).toEqual([]);
+  });
 
   it('crashed → restart → recovered', async () => {
     // Prepare
@@ -202,6 +211,24 @@ describe('the handler on a host as the stack deploys it (SSM emulation)', () => 
     // The new daemon runs as the PM2 user, never as root (SSM's user).
     const daemon = await readPid(`${world.box.pm2Home}/pm2.pid`);
     expect(await uidOf(daemon)).toBe(await uidOfUser(world.box.pm2User ?? ''));
+  }, CASE_TIMEOUT_MS);
+
+  it('PM2 daemon gone, ecosystemPath set: start from the ecosystem file as the PM2 user → recovered', async () => {
+    // Prepare: the same fault on a deployment that names the ecosystem file
+    world = await deploy((box) => ({ ecosystemPath: box.profile.pm2.ecosystem ?? '' }));
+    expect(world.deployment.environment[ENV.ecosystem]).toBe(world.box.profile.pm2.ecosystem);
+    await world.box.faults.killDaemon();
+
+    // Act
+    const result = await invoke(world, event('manual-restart'));
+
+    // Assess: PM2 must spawn its daemon from a directory its user can enter, not SSM's root-only one
+    expect(result, story(world)).toEqual({
+      status: 'handled',
+      incidents: [{ instanceId: INSTANCE, cause: 'process_missing', action: 'start', executed: true, outcome: 'recovered' }],
+      notified: [{ channel: 'sns', ok: true }],
+    });
+    expect(await world.box.request('/api/health', { via: 'nginx' })).toBe(200);
   }, CASE_TIMEOUT_MS);
 
   it('hung → app_hung → restart → recovered', async () => {

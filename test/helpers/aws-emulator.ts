@@ -64,8 +64,8 @@ export interface AwsEmulator {
 export async function startAwsEmulator(deployment: Deployment): Promise<AwsEmulator> {
   const [tableName, ...others] = deployment.tables;
   if (!tableName || others.length > 0) throw new Error(`the stack must create exactly one DynamoDB table, found ${deployment.tables.size}`);
-  const root = await mkdtemp(join(tmpdir(), 'reflex-aws-'));
   const dynalite = await startDynalite({ tableName, region: REGION });
+  const root = await mkdtemp(join(tmpdir(), 'reflex-aws-'));
   const ssm = new SsmEmulator({ documents: deployment.documents, root, region: REGION });
   const logs = new LogsEmulator(deployment.logGroups);
   const published: PublishedMessage[] = [];

@@ -2,8 +2,9 @@
  * SSM Run Command, emulated: SendCommand and GetCommandInvocation as the service answers them, and an agent that
  * runs a Command document (schema 2.2, aws:runShellScript) on this machine the way the SSM agent does on an
  * instance: as root, from `runCommand` written to a file in a fresh 0700 orchestration directory that is also the
- * working directory, `sh -c <file>`, with exactly the agent's PATH, no HOME, and each parameter as `SSM_<name>`
- * (interpolationType ENV_VAR). One command at a time per instance; stdout cut at 24,000 characters, stderr at 8,000.
+ * working directory, `sh -c <file>`, with exactly the agent's PATH, no HOME, each parameter as `SSM_<name>`
+ * (interpolationType ENV_VAR) and the agent's own AWS_SSM_INSTANCE_ID and AWS_SSM_REGION_NAME; nothing of the test
+ * runner's environment. One command at a time per instance; stdout cut at 24,000 characters, stderr at 8,000.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -179,8 +180,9 @@ export class SsmEmulator {
   }): void {
     const orchestration = join(this.options.root, 'var/lib/amazon/ssm', command.instanceId, 'document/orchestration', command.commandId);
     let finish: () => void = () => undefined;
+    const { document, ...fields } = command;
     const invocation: Invocation = {
-      ...command,
+      ...fields,
       workingDirectory: join(orchestration, 'awsrunShellScript', '0.awsrunShellScript'),
       status: 'Pending',
       statusDetails: 'Pending',
@@ -193,7 +195,7 @@ export class SsmEmulator {
     this.invocations.push(invocation);
     // The agent runs one command at a time per instance: this one starts when the previous one has ended.
     const previous = this.instances.get(command.instanceId) ?? Promise.resolve();
-    const next = previous.then(() => this.execute(invocation, command.document, orchestration)).finally(finish);
+    const next = previous.then(() => this.execute(invocation, document, orchestration)).finally(finish);
     this.instances.set(command.instanceId, next.catch(() => undefined));
   }
 
