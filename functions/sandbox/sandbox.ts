@@ -1,6 +1,6 @@
 /**
- * A throw-away host on this machine: a real nginx in front of a real PM2 daemon running the demo app, on free
- * loopback ports, in a fresh directory. It reproduces each failure Reflex diagnoses, for the demo and the
+ * A throw-away host on this machine: a real nginx (one file, or Debian's layout) in front of a real PM2 daemon (as
+ * root, or as a user of its own) running the demo app or a given server, on free loopback ports, in a fresh directory. It reproduces each failure Reflex diagnoses, for the demo and the
  * end-to-end tests. Everything it starts is stopped by pid in `stop()`.
  */
 import { execFile } from 'node:child_process';
@@ -283,7 +283,7 @@ class LocalSandbox implements Sandbox {
     const accessLog = join(this.#nginxDir, debian && this.options.logFormat !== 'combined' ? 'access.json.log' : 'access.log');
     const errorLog = join(this.#nginxDir, 'error.log');
     const kernelLog = join(this.dir, 'kern.log');
-    if (this.options.pm2AsUser) this.pm2User = await this.#makeUser();
+    if (this.options.pm2AsUser) await this.#makeUser();
     const ecosystem = this.options.profileEcosystem === false ? {} : { ecosystem: this.#ecosystem };
     this.#profile = {
       instanceId: 'local-1',
@@ -318,15 +318,18 @@ class LocalSandbox implements Sandbox {
     if (this.pm2User) await this.#expectPm2(['save']);
   }
 
-  /** A fresh system user for PM2, with its home under the sandbox directory. Returns its name. */
-  async #makeUser(): Promise<string> {
+  /** A fresh system user for PM2 (`pm2User`), with its home under the sandbox directory. */
+  async #makeUser(): Promise<void> {
+    if (process.getuid?.() !== 0) throw new SandboxError('pm2AsUser needs root: it makes a user with useradd');
     const home = dirname(this.pm2Home);
     for (let attempt = 0; attempt < 20; attempt++) {
       const name = `reflex-${randomBytes(4).toString('hex')}`;
       const made = await run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', home, '--shell', '/bin/sh', name]);
       if (made.code === 0) {
+        // Named first, so that stop() removes the user even if what follows fails.
+        this.pm2User = name;
         this.#owner = await idsOf(name);
-        return name;
+        return;
       }
       // 9: the name is taken (try another); 1 and 10: /etc/passwd or /etc/group is locked by another useradd.
       if (![1, 9, 10].includes(made.code)) throw new SandboxError(`useradd failed: ${firstLine(made.stderr)}`);
