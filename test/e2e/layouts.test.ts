@@ -3,14 +3,16 @@
  * Debian layout (nginx.conf including sites-enabled/, an upstream block with keepalive 64, the combined access
  * log), and a host.json with neither `upstream` nor, by default, an ecosystem file, as a new user writes it.
  * The real `reflex respond --local … --json` runs from a root-only working directory, as `sudo` from /root or
- * SSM Run Command would run it: PM2 must not be started from there.
+ * SSM Run Command would run it: PM2 must not be started from there. The same faults run on the demo app and on a
+ * real Next.js standalone server (test/helpers/next-app.ts).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../functions/sandbox/sandbox.ts';
-import { readPid, respondLocal, uidOf, uidOfUser, type CliRun } from '../helpers/host.ts';
+import { listeners, readPid, respondLocal, uidOf, uidOfUser, type CliRun } from '../helpers/host.ts';
+import { nextServer, type NextServer } from '../helpers/next-app.ts';
 
 /** Ubuntu as deployed: PM2 as its own user, sites-enabled, combined log, no upstream and no ecosystem in host.json. */
 const UBUNTU: SandboxOptions = { bootMs: 300, pm2AsUser: true, nginxLayout: 'debian', logFormat: 'combined', profileEcosystem: false };
@@ -201,5 +203,84 @@ describe('reflex respond --local on the Ubuntu-like host with an ecosystem file 
     expect(run.report.diagnosis.cause, why(run)).toBe('process_crashed');
     expect(run.report.outcome, why(run)).toBe('recovered');
     await expectServedByPm2User(box);
+  });
+});
+
+describe('reflex respond --local on the Ubuntu-like host running a real Next.js standalone server', { timeout: 240_000 }, () => {
+  let next: NextServer;
+  beforeAll(async () => {
+    // Built once and cached by source hash: minutes the first time, nothing after.
+    next = await nextServer();
+  }, 15 * 60_000);
+
+  function nextHost(options: SandboxOptions = {}): Promise<Sandbox> {
+    // bootMs only widens the sandbox's wait for the first answer: Next.js ignores BOOT_MS.
+    return ubuntuHost({ app: { script: next.script, cwd: next.cwd }, bootMs: 5_000, ...options });
+  }
+
+  it('runs next-server under the PM2 user, behind the sites-enabled upstream', async () => {
+    const box = await nextHost();
+    const pid = await box.appPid();
+    const socket = (await listeners()).find((line) => line.includes(`127.0.0.1:${box.appPort} `));
+
+    expect(socket).toContain(`"next-server (v1",pid=${pid},`);
+    expect((await readFile(`/proc/${pid}/cmdline`, 'utf8')).startsWith(`next-server (v${next.version})`)).toBe(true);
+    expect(await uidOf(pid)).toBe(await uidOfUser(box.pm2User ?? ''));
+    expect(await box.request('/', { via: 'nginx' })).toBe(200);
+  });
+
+  it('crashed: process_crashed → restart → recovered', async () => {
+    const box = await nextHost();
+    await box.faults.crash();
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('process_crashed');
+    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
+    expect(run.report.outcome, why(run)).toBe('recovered');
+    expect(run.code).toBe(0);
+    await expectServedByPm2User(box);
+  });
+
+  it('hung: app_hung → restart (Next.js ignores SIGINT until PM2 kills it) → recovered', async () => {
+    const box = await nextHost();
+    const pid = await box.appPid();
+    await box.faults.hang();
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('app_hung');
+    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
+    expect(run.report.outcome, why(run)).toBe('recovered');
+    expect(run.code).toBe(0);
+    expect(await box.appPid()).not.toBe(pid);
+    await expectServedByPm2User(box);
+  });
+
+  it('slow pages: upstream_timeout, no restart', async () => {
+    const box = await nextHost({ proxyReadTimeoutSeconds: 1 });
+    const pid = await box.appPid();
+    await box.faults.slowPages(2_500);
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('upstream_timeout');
+    expect(run.report.action.kind).toBe('none');
+    expect(run.report.outcome).toBe('escalated');
+    expect(run.code).toBe(1);
+    expect(await box.appPid()).toBe(pid);
+  });
+
+  it('bad deploy (start-up fails while the crash marker is there): one restart, then crash_loop, escalated', async () => {
+    const box = await nextHost();
+    await box.faults.crash({ crashOnBoot: true });
+
+    const run = await respond(box);
+
+    expect(run.report.diagnosis.cause, why(run)).toBe('crash_loop');
+    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
+    expect(run.report.outcome).toBe('escalated');
+    expect(run.code).toBe(1);
+    expect(await box.request('/', { via: 'nginx' })).toBe(502);
   });
 });
