@@ -227,6 +227,11 @@ describe('reflex respond --local on the Ubuntu-like host running a real Next.js 
     expect((await readFile(`/proc/${pid}/cmdline`, 'utf8')).startsWith(`next-server (v${next.version})`)).toBe(true);
     expect(await uidOf(pid)).toBe(await uidOfUser(box.pm2User ?? ''));
     expect(await box.request('/', { via: 'nginx' })).toBe(200);
+    // PM2's logs of the app stay in the sandbox (its PM2 home), not in the shared build directory.
+    const { stdout } = await box.pm2('jlist');
+    const list = JSON.parse(stdout.split('\n').find((line) => line.startsWith('[')) ?? '[]') as { pm2_env: { pm_out_log_path: string; pm_err_log_path: string } }[];
+    expect(list[0]?.pm2_env.pm_out_log_path.startsWith(`${box.pm2Home}/logs/`)).toBe(true);
+    expect(list[0]?.pm2_env.pm_err_log_path.startsWith(`${box.pm2Home}/logs/`)).toBe(true);
   });
 
   it('crashed: process_crashed → restart → recovered', async () => {
@@ -254,6 +259,19 @@ describe('reflex respond --local on the Ubuntu-like host running a real Next.js 
     expect(run.report.outcome, why(run)).toBe('recovered');
     expect(run.code).toBe(0);
     expect(await box.appPid()).not.toBe(pid);
+    await expectServedByPm2User(box);
+  });
+
+  it('stopped: Next.js exits 130 on PM2\'s SIGINT; process_stopped, not a crash → restart → recovered', async () => {
+    const box = await nextHost();
+    await box.faults.stop();
+
+    const run = await respond(box);
+
+    expect(await readFile(join(box.pm2Home, 'pm2.log'), 'utf8')).toMatch(/App \[web:0\] exited with code \[130\] via signal \[SIGINT\]/);
+    expect(run.report.diagnosis.cause, why(run)).toBe('process_stopped');
+    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
+    expect(run.report.outcome, why(run)).toBe('recovered');
     await expectServedByPm2User(box);
   });
 
