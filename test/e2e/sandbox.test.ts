@@ -333,6 +333,8 @@ describe('sandbox on an Ubuntu-like host: PM2 under its own user, the Debian ngi
 
   it('serves through the upstream block and logs combined lines', async () => {
     await box.traffic(1, '/combined-check');
+    // nginx writes the access line after it answers.
+    await eventually(async () => (await text(box.profile.nginx.accessLog)).includes('/combined-check'), 5000);
 
     expect(await text(box.profile.nginx.accessLog)).toMatch(/"GET \/combined-check HTTP\/1\.1" 200 \d+ "-" /);
   });
@@ -352,11 +354,14 @@ describe('sandbox with the Debian layout and the JSON log format', { timeout: 90
     const box = await startSandbox({ bootMs: 300, nginxLayout: 'debian', profileEcosystem: false });
     try {
       await box.traffic(1, '/json-check');
-      const lines = (await text(box.profile.nginx.accessLog)).trim().split('\n');
+      // nginx writes the access line after it answers.
+      const logged = async (): Promise<string | undefined> =>
+        (await text(box.profile.nginx.accessLog)).split('\n').find((line) => line.includes('/json-check'));
+      await eventually(async () => (await logged()) !== undefined, 5000);
 
       expect(await text(join(box.dir, 'nginx', 'conf.d', 'reflex.conf'))).toMatch(/^log_format reflex escape=json /);
       expect(box.profile.nginx.accessLog).toBe(join(box.dir, 'nginx', 'access.json.log'));
-      expect(JSON.parse(lines.at(-1) ?? '')).toMatchObject({ status: 200, request: 'GET /json-check HTTP/1.1' });
+      expect(JSON.parse((await logged()) ?? '')).toMatchObject({ status: 200, request: 'GET /json-check HTTP/1.1' });
       expect(box.profile.pm2).toEqual({ home: box.pm2Home });
       expect(box.pm2User).toBeUndefined();
     } finally {
