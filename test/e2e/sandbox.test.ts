@@ -61,6 +61,8 @@ describe('startSandbox', { timeout: 90_000 }, () => {
 
   it('logs JSON access lines with a numeric status', async () => {
     await box.traffic(1, '/json-check');
+    // nginx writes the access line after it answers.
+    await eventually(async () => (await text(box.profile.nginx.accessLog)).includes('/json-check'), 5000);
     const lines = (await text(box.profile.nginx.accessLog)).trim().split('\n');
     const last = JSON.parse(lines.at(-1) ?? '') as Record<string, unknown>;
 
