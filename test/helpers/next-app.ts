@@ -119,8 +119,9 @@ async function build(entry: string, version: string): Promise<NextServer> {
     await cp(SOURCE, work, { recursive: true, filter: isSource });
     await runNextBuild(work);
     const standalone = await assemble(work, version);
-    await publish(standalone, entry);
-    console.log(`next-app: next build took ${((Date.now() - started) / 1000).toFixed(1)} s, cached in ${entry}`);
+    const won = await publish(standalone, entry);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`next-app: next build took ${seconds} s; ${won ? 'cached in' : 'another process had already cached it in'} ${entry}`);
   } finally {
     await rm(work, { recursive: true, force: true });
     // Only when empty: another process may be building there.
@@ -176,15 +177,17 @@ async function makeReadable(path: string): Promise<void> {
   for (const name of await readdir(path)) await makeReadable(join(path, name));
 }
 
-/** Renames the finished build into the cache; when another process got there first, its entry stays. */
-async function publish(standalone: string, entry: string): Promise<void> {
+/** Renames the finished build into the cache; false when another process got there first (its entry stays). */
+async function publish(standalone: string, entry: string): Promise<boolean> {
   await mkdir(CACHE, { recursive: true });
   await chmod(join(REPO, 'node_modules', '.cache'), 0o755);
   await chmod(CACHE, 0o755);
   try {
     await rename(standalone, entry);
+    return true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw new NextAppBuildError(`cannot move the build to ${entry}`, { cause: error });
+    if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
+    throw new NextAppBuildError(`cannot move the build to ${entry}`, { cause: error });
   }
 }
