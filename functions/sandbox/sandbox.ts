@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, chown, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,8 @@ import { isGatewayError } from '../core/evidence/access-log.ts';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN_DIR = join(REPO_ROOT, 'node_modules', '.bin');
 const DEMO_APP = fileURLToPath(new URL('./demo-app.cjs', import.meta.url));
+/** The PATH the SSM agent gives a script on Linux; a real host's global pm2 (`npm install -g pm2`) is on it. */
+export const AGENT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const REFLEX_CONF = join(REPO_ROOT, 'infra', 'nginx', 'reflex.conf');
 const APP = 'web';
 /** The memory cgroup limit for `oom()`: small, so the kernel kills the leaking app within a second. */
@@ -210,6 +212,10 @@ class LocalSandbox implements Sandbox {
   #profile: HostProfile | undefined;
   readonly #nginxDir: string;
   readonly #ecosystem: string;
+  /** The pm2 the sandbox runs: a global one for a PM2 user (it may not reach into the repository), else the repo's. */
+  readonly #pm2Bin: string;
+  /** The server PM2 runs. */
+  readonly #appScript: string;
   /** The PM2 user's uid and gid, once made. */
   #owner: { uid: number; gid: number } | undefined;
   readonly #crashMarker: string;
@@ -234,6 +240,10 @@ class LocalSandbox implements Sandbox {
     this.pm2Home = options.pm2AsUser ? join(dir, 'home', '.pm2') : join(dir, 'pm2');
     this.#nginxDir = join(dir, 'nginx');
     this.#ecosystem = join(dir, 'ecosystem.config.cjs');
+    const globalPm2 = AGENT_PATH.split(delimiter).map((d) => join(d, 'pm2')).find((file) => existsSync(file));
+    this.#pm2Bin = options.pm2AsUser && globalPm2 ? globalPm2 : join(BIN_DIR, 'pm2');
+    // A PM2 user gets its own copy of the demo app: the repository may be where that user cannot read.
+    this.#appScript = options.app?.script ?? (options.pm2AsUser ? join(dir, 'app', 'server.cjs') : DEMO_APP);
     this.#crashMarker = join(dir, 'crash-marker');
     this.#readTimeout = options.proxyReadTimeoutSeconds ?? 2;
     this.#bootMs = options.bootMs ?? 1000;
@@ -247,7 +257,7 @@ class LocalSandbox implements Sandbox {
     );
     this.env = {
       ...inherited,
-      PATH: [BIN_DIR, dirname(this.nginxBin), process.env.PATH ?? '/usr/bin:/bin'].join(delimiter),
+      PATH: [dirname(this.#pm2Bin), dirname(this.nginxBin), process.env.PATH ?? '/usr/bin:/bin'].join(delimiter),
       PM2_HOME: this.pm2Home,
     };
     this.faults = this.#makeFaults();
@@ -267,6 +277,7 @@ class LocalSandbox implements Sandbox {
       await mkdir(join(this.dir, 'app', '.next'), { recursive: true });
       // A Next.js build directory: the snapshot reports the BUILD_ID mtime as a deploy marker.
       await writeFile(join(this.dir, 'app', '.next', 'BUILD_ID'), 'sandbox-build\n');
+      if (this.#appScript !== DEMO_APP) await copyFile(DEMO_APP, this.#appScript);
     }
 
     this.nginxPort = await freePort();
@@ -329,6 +340,10 @@ class LocalSandbox implements Sandbox {
         // Named first, so that stop() removes the user even if what follows fails.
         this.pm2User = name;
         this.#owner = await idsOf(name);
+        const reach = await run('runuser', ['-u', name, '--', 'test', '-x', this.#pm2Bin]);
+        if (reach.code !== 0) {
+          throw new SandboxError(`the PM2 user cannot run ${this.#pm2Bin}: install pm2 globally (npm install -g pm2), or keep the repository where other users can read it`);
+        }
         return;
       }
       // 9: the name is taken (try another); 1 and 10: /etc/passwd or /etc/group is locked by another useradd.
@@ -505,7 +520,7 @@ ${json ? `  access_log ${accessLog} reflex;
   #ecosystemSource(autorestart: boolean): string {
     const app = {
       name: APP,
-      script: this.options.app?.script ?? DEMO_APP,
+      script: this.#appScript,
       cwd: this.options.app?.cwd ?? join(this.dir, 'app'),
       exec_mode: 'fork',
       instances: 1,
@@ -531,7 +546,7 @@ ${json ? `  access_log ${accessLog} reflex;
 
   #pm2(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 60_000): Promise<CommandResult> {
     const env = { ...this.env, ...extraEnv };
-    const pm2 = join(BIN_DIR, 'pm2');
+    const pm2 = this.#pm2Bin;
     if (!this.pm2User) return run(pm2, args, { env, timeoutMs });
     // As remediate.sh does it, from a directory the user can enter: PM2 spawns its daemon in the caller's cwd.
     const asUser = ['-u', this.pm2User, '--', 'env', `PM2_HOME=${this.pm2Home}`, pm2, ...args];
@@ -784,7 +799,7 @@ ${json ? `  access_log ${accessLog} reflex;
       await this.#pm2(['kill'], {}, 8000);
       await killAndWait(daemon);
     }
-    const script = this.options.app?.script ?? DEMO_APP;
+    const script = this.#appScript;
     for (const pid of this.#seenPids) {
       // Only our app: a pid may have been reused since PM2 reported it.
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { profileVariables, runHostScript } from '../../functions/sandbox/host-scripts.ts';
-import { startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
-import { AGENT_PATH, ensurePm2OnAgentPath } from '../helpers/global-pm2.ts';
+import { AGENT_PATH, startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
+import { ensurePm2OnAgentPath } from '../helpers/global-pm2.ts';
 import { SECRET, pm2Section, readPid, runScript, sections, type SnapshotPm2 } from '../helpers/host.ts';
 
 const SNAPSHOT_SECTIONS = ['reflex-snapshot 1', 'meta', 'pm2', 'app-pids', 'listeners', 'probe nginx', 'probe upstream', 'nginx-proxy', 'nginx-error', 'pm2-log', 'kernel', 'memory', 'deploy', 'end'];

@@ -16,30 +16,26 @@
  * `nginxErrorLog`, because this machine's own /etc/nginx is not the sandbox's nginx and cannot be replaced by a
  * test. `upstream`, `ecosystemPath` and `pm2Home` stay EMPTY, as the defaults are.
  *
- * On a real instance pm2 is on the agent's PATH; here it is node_modules/.bin/pm2. The test links
- * /usr/local/bin/pm2 → the repo's node_modules/pm2/bin/pm2 when no pm2 is there, and removes the link afterwards
- * only if it made it. nginx is /usr/sbin/nginx.
+ * On a real instance pm2 is on the agent's PATH (a global install; .ci/run makes one). Without it, the test links
+ * the repo's pm2 there (test/helpers/global-pm2.ts). nginx is /usr/sbin/nginx.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { lstat, readlink, symlink, unlink } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { localContext } from '../../functions/cli/invoke.ts';
 import { ENV } from '../../functions/responder/env.ts';
 import type { ResponderResult } from '../../functions/responder/run.ts';
-import { startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
+import { AGENT_PATH, startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
 import { startAwsEmulator, type AwsEmulator } from '../helpers/aws-emulator.ts';
 import { readPid, uidOf, uidOfUser } from '../helpers/host.ts';
-import { AGENT_PATH, MAX_STDERR_CHARS, MAX_STDOUT_CHARS } from '../helpers/aws/ssm.ts';
+import { MAX_STDERR_CHARS, MAX_STDOUT_CHARS } from '../helpers/aws/ssm.ts';
+import { ensurePm2OnAgentPath } from '../helpers/global-pm2.ts';
 import { REGION, synthesizeDeployment, type Deployment } from '../helpers/aws/template.ts';
 import { QUIET_POWERTOOLS } from '../helpers/responder-env.ts';
 
 const INSTANCE = 'i-0abc12345def67890';
-const PM2_LINK = '/usr/local/bin/pm2';
-const REPO_PM2 = fileURLToPath(new URL('../../node_modules/pm2/bin/pm2', import.meta.url));
 /** Every case waits for real restarts, real SSM polls (the waiter's 2 s minimum) and three good probes. */
 const CASE_TIMEOUT_MS = 240_000;
 
@@ -53,7 +49,6 @@ interface World {
   readonly handler: Handler;
 }
 
-let madeLink = false;
 let world: World | undefined;
 
 function event(name: string): Record<string, unknown> {
@@ -63,25 +58,6 @@ function event(name: string): Record<string, unknown> {
 /** events/alarm.json as EventBridge delivers it now: a fresh id, the alarm's time a moment ago. */
 function alarmEvent(): Record<string, unknown> {
   return { ...event('alarm'), id: randomUUID(), time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
-}
-
-/** Links pm2 onto the agent's PATH as a host has it, unless something is there already. */
-async function installPm2(): Promise<void> {
-  const existing = await lstat(PM2_LINK).catch(() => undefined);
-  if (existing) return;
-  try {
-    await symlink(REPO_PM2, PM2_LINK);
-    madeLink = true;
-  } catch (error) {
-    // Someone else made it in between: theirs to keep.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-}
-
-async function removePm2(): Promise<void> {
-  if (!madeLink) return;
-  if ((await readlink(PM2_LINK).catch(() => '')) === REPO_PM2) await unlink(PM2_LINK);
-  madeLink = false;
 }
 
 /**
@@ -155,11 +131,12 @@ function remediations(current: World): string[] {
   return current.aws.ssm.invocations.filter((invocation) => invocation.parameters['Action'] !== undefined).map((invocation) => invocation.parameters['Action'] ?? '');
 }
 
-beforeAll(installPm2);
+beforeAll(async () => {
+  await ensurePm2OnAgentPath();
+});
 
 afterAll(async () => {
   await teardown();
-  await removePm2();
 });
 
 describe('the handler on a host as the stack deploys it (SSM emulation)', () => {

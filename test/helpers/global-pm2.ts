@@ -1,16 +1,15 @@
 /**
  * On a real instance pm2 is installed globally (`npm install -g pm2`), so it is on the PATH the SSM agent gives a
- * script. Here it is the repo's devDependency: tests that run the host scripts as the agent does link it into
- * /usr/local/bin when no pm2 is on that PATH yet, as a global install would. The link is left in place (it is what
+ * script; .ci/run installs it so. Elsewhere it is the repo's devDependency: tests that run the host scripts as the
+ * agent does link it into /usr/local/bin when no pm2 is on that PATH yet, as a global install would. The link is left in place (it is what
  * a host has); tests never remove it, so concurrent test files cannot pull it from under each other.
  */
 import { existsSync } from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_PATH } from '../../functions/sandbox/sandbox.ts';
 
-/** The PATH the SSM agent runs aws:runShellScript with on Linux. */
-export const AGENT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const REPO_PM2 = fileURLToPath(new URL('../../node_modules/pm2/bin/pm2', import.meta.url));
 

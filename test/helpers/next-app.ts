@@ -1,17 +1,19 @@
 /**
  * The real Next.js app of the end-to-end tests (test/fixtures/next-app), built with `next build` (output:
  * 'standalone') once and cached by a hash of its sources and the installed next and react versions, under
- * node_modules/.cache/reflex-next-app/<hash>/.
+ * <tmpdir>/reflex-next-app/<hash>/: outside the repository, so that a non-root PM2 user can read it wherever the
+ * clone is (a clone under a private home directory is out of that user's reach).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SOURCE = join(REPO, 'test', 'fixtures', 'next-app');
-const CACHE = join(REPO, 'node_modules', '.cache', 'reflex-next-app');
+const CACHE = join(tmpdir(), 'reflex-next-app');
 // Builds run outside node_modules (Turbopack compiles no JSX in files under a node_modules directory) but inside the
 // repository: Next.js takes the repository (its lockfile) as the build's root, and that root must hold node_modules.
 const SCRATCH = join(REPO, '.reflex-next-build');
@@ -177,15 +179,21 @@ async function makeReadable(path: string): Promise<void> {
   for (const name of await readdir(path)) await makeReadable(join(path, name));
 }
 
-/** Renames the finished build into the cache; false when another process got there first (its entry stays). */
+/**
+ * Copies the finished build next to the cache entry (the cache may be on another file system than the repository),
+ * then renames it into place; false when another process got there first (its entry stays).
+ */
 async function publish(standalone: string, entry: string): Promise<boolean> {
   await mkdir(CACHE, { recursive: true });
-  await chmod(join(REPO, 'node_modules', '.cache'), 0o755);
   await chmod(CACHE, 0o755);
+  const part = await mkdtemp(`${entry}.part-`);
+  await cp(standalone, part, { recursive: true, verbatimSymlinks: true });
+  await chmod(part, 0o755);
   try {
-    await rename(standalone, entry);
+    await rename(part, entry);
     return true;
   } catch (error) {
+    await rm(part, { recursive: true, force: true });
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
     throw new NextAppBuildError(`cannot move the build to ${entry}`, { cause: error });

@@ -10,10 +10,9 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AGENT_PATH } from '../../../functions/sandbox/sandbox.ts';
 import { AwsServiceError } from './errors.ts';
 
-/** The agent's PATH for aws:runShellScript on Linux. */
-export const AGENT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** What GetCommandInvocation returns of a plugin's output. */
 export const MAX_STDOUT_CHARS = 24_000;
 export const MAX_STDERR_CHARS = 8_000;
