@@ -79,8 +79,10 @@ export interface CloudWatchAgentConfig {
  * The agent configuration for one app. PM2's out and error files are listed by name rather than by a
  * `logs/*.log` glob: with a glob the agent tails only the most recently modified match, and
  * `publish_multi_logs` would rename the streams away from the bare `{instance_id}` the responder queries.
- * PM2 names them `<app>-out.log` and `<app>-error.log` (see {@link pm2LogFileStem}) unless the ecosystem file sets
- * `out_file`/`error_file`, or cluster mode without `merge_logs: true` adds `-<pm_id>`.
+ * PM2 names them `<app>-out.log` and `<app>-error.log` (see {@link pm2LogFileStem}), and `<app>-out-<pm_id>.log` when
+ * the ecosystem file sets `instances` (PM2 7 does so for `instances: 1` in fork mode too: `web-out-0.log`), unless it
+ * sets `out_file`/`error_file` or `merge_logs: true`. Both namings of the first instance are listed; the agent waits
+ * for a file that does not exist yet.
  */
 export function cloudWatchAgentConfig(options: AgentConfigOptions): CloudWatchAgentConfig {
   const groups = logGroupNames(options.appName);
@@ -98,8 +100,7 @@ export function cloudWatchAgentConfig(options: AgentConfigOptions): CloudWatchAg
           collect_list: [
             entry(options.accessLog ?? AGENT_DEFAULTS.accessLog, groups.nginxAccess),
             entry(options.nginxErrorLog ?? AGENT_DEFAULTS.nginxErrorLog, groups.nginxError),
-            entry(`${pm2Home}/logs/${pm2LogFileStem(options.appName)}-out.log`, groups.pm2App),
-            entry(`${pm2Home}/logs/${pm2LogFileStem(options.appName)}-error.log`, groups.pm2App),
+            ...['out', 'out-0', 'error', 'error-0'].map((suffix) => entry(`${pm2Home}/logs/${pm2LogFileStem(options.appName)}-${suffix}.log`, groups.pm2App)),
             entry(`${pm2Home}/pm2.log`, groups.pm2),
             entry(options.kernelLog ?? AGENT_DEFAULTS.kernelLog, groups.kernel),
           ],

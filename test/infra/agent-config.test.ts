@@ -20,7 +20,9 @@ describe('cloudWatchAgentConfig', () => {
       ['/var/log/nginx/access.json.log', '/reflex/web/nginx-access'],
       ['/var/log/nginx/error.log', '/reflex/web/nginx-error'],
       ['/home/ubuntu/.pm2/logs/web-out.log', '/reflex/web/pm2-app'],
+      ['/home/ubuntu/.pm2/logs/web-out-0.log', '/reflex/web/pm2-app'],
       ['/home/ubuntu/.pm2/logs/web-error.log', '/reflex/web/pm2-app'],
+      ['/home/ubuntu/.pm2/logs/web-error-0.log', '/reflex/web/pm2-app'],
       ['/home/ubuntu/.pm2/pm2.log', '/reflex/web/pm2'],
       ['/var/log/kern.log', '/reflex/web/kernel'],
     ]);
