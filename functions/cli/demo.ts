@@ -12,7 +12,7 @@ import { exitCodeFor } from '../core/respond.ts';
 import type { Cause, Report } from '../core/types.ts';
 import { NginxMissingError, startSandbox, type Sandbox } from '../sandbox/sandbox.ts';
 import { respondLocally } from './local.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 import { loadProfile } from './profile-file.ts';
 import { watch } from './watch.ts';
 

@@ -15,7 +15,7 @@ import { nginxConfigFiles, parseNginxServers } from '../core/evidence/nginx-conf
 import { parseProfile } from '../core/profile.ts';
 import { InputError, PATTERNS, checkPattern } from '../core/validate.ts';
 import { decideProfile, parseDumpApps, parseJlistApps, type BoxFindings, type NginxFindings, type Pm2Home } from './init-profile.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 import { PASSWD_FILE, readPasswd, type PasswdUser } from './passwd.ts';
 import { checkReadable } from './profile-file.ts';
 

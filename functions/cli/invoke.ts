@@ -12,7 +12,7 @@ import { InputError } from '../core/validate.ts';
 import { ConfigError, parseConfig } from '../responder/config.ts';
 import { ENV } from '../responder/env.ts';
 import type { ResponderResult } from '../responder/run.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 export const INVOKE_USAGE = 'reflex invoke <event.json> [--dry-run]';
 

@@ -19,6 +19,7 @@ import { exitCodeFor } from '../core/respond.ts';
 import type { Report } from '../core/types.ts';
 import { InputError } from '../core/validate.ts';
 import { commandHelp, overviewHelp, version } from './help.ts';
+import { processIo, type Io } from './io.ts';
 import { respondLocally } from './local.ts';
 import { loadProfile } from './profile-file.ts';
 import { watch } from './watch.ts';
@@ -78,18 +79,6 @@ function printHelp(command: string | undefined, io: Io): number {
   io.out(help);
   return 0;
 }
-
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  readonly color: boolean;
-}
-
-const processIo: Io = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
-  color: process.stdout.isTTY === true && !process.env.NO_COLOR,
-};
 
 async function respondCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({

@@ -1,7 +1,8 @@
 /** `reflex --help`, `reflex <command> --help`, `reflex --version`: exit 0, on stdout, nothing run. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { main, type Io } from '../../../functions/cli/main.ts';
+import type { Io } from '../../../functions/cli/io.ts';
+import { main } from '../../../functions/cli/main.ts';
 
 const PACKAGE = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 const COMMANDS = ['init', 'respond', 'watch', 'invoke', 'demo'];

@@ -11,7 +11,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseNginxServers } from '../../../functions/core/evidence/nginx-config.ts';
 import { findPm2Homes } from '../../../functions/cli/init.ts';
 import { decideProfile, parseDumpApps, parseJlistApps, type BoxFindings, type Pm2Home } from '../../../functions/cli/init-profile.ts';
-import { main, type Io } from '../../../functions/cli/main.ts';
+import type { Io } from '../../../functions/cli/io.ts';
+import { main } from '../../../functions/cli/main.ts';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 /** `pm2 save` of PM2 7.0.4 for one app with `env: { PORT, SECRET_TOKEN }` (machine paths and variables replaced). */

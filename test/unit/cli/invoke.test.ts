@@ -12,7 +12,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetCommandInvocationCommand, InvalidInstanceId, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Io } from '../../../functions/cli/main.ts';
+import type { Io } from '../../../functions/cli/io.ts';
 import { ENV } from '../../../functions/responder/env.ts';
 import { responderEnv } from '../../helpers/responder-env.ts';
 
