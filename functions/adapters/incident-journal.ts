@@ -2,8 +2,8 @@
  * The IncidentJournal of both modes: saves the incident record at each phase (so a run that follows a timed-out
  * one knows what was already done, and which Slack message to update) and keeps Slack up to date.
  */
-import { withoutUndefined, type IncidentPhase, type IncidentRecord, type IncidentStore } from '../core/incident.ts';
-import type { CoreLogger, IncidentJournal } from '../core/ports.ts';
+import { withoutUndefined, type IncidentPhase, type IncidentRecord } from '../core/incident.ts';
+import type { CoreLogger, IncidentJournal, IncidentStore } from '../core/ports.ts';
 import type { Report } from '../core/types.ts';
 import { BotNotifier } from './slack/bot-notifier.ts';
 import type { SlackConfig } from './slack/secrets.ts';

@@ -1,10 +1,9 @@
 /**
- * Incident state beyond the lock and the restart history: processed events and the open incident of an instance.
- * The port extends StateStore (ports.ts); the file store (local) and the DynamoDB store (AWS) implement it with the
- * same semantics, checked by one shared behavioural test suite.
+ * Incident state beyond the lock and the restart history: the open incident of an instance, and the rules its stores
+ * share. The port, IncidentStore, is in ports.ts; the file store (local) and the DynamoDB store (AWS) implement it
+ * with the same semantics, checked by one shared behavioural test suite.
  */
 import type { ActionKind, Outcome } from './types.ts';
-import type { StateStore } from './ports.ts';
 
 /** Where an incident is: each step is recorded before the next one starts, so a later run can resume safely. */
 export const INCIDENT_PHASES = ['diagnosing', 'acting', 'verifying', 'closed'] as const;
@@ -29,21 +28,6 @@ export interface IncidentRecord {
   readonly actionKind?: ActionKind;
   readonly outcome?: Outcome;
   readonly slack?: SlackMessageRef;
-}
-
-/** StateStore plus what makes retries and timeouts safe. */
-export interface IncidentStore extends StateStore {
-  /**
-   * Records that the event with this id is being processed: true the first time, false for a replay or a retry
-   * (a conditional put). The record stays for `ttlSeconds` whatever happens next. Unlike Powertools Idempotency,
-   * which deletes its record when the handler throws so that the retry runs again, ours is never removed on
-   * failure: EventBridge retries a failed invocation, and if that invocation had already restarted the app, running
-   * again would restart it a second time. A failure after a side effect is reported, not retried.
-   */
-  claimEvent(eventId: string, ttlSeconds: number): Promise<boolean>;
-  /** Creates or replaces the incident record of `record.instanceId`. */
-  saveIncident(record: IncidentRecord): Promise<void>;
-  loadIncident(instanceId: string): Promise<IncidentRecord | undefined>;
 }
 
 /** When the instance's last incident closed: evidence from before then belongs to that incident. */

@@ -2,7 +2,7 @@
  * The ports the core talks through. Adapters live in functions/adapters/{local,aws,slack}.
  * Plain interfaces: the core never knows whether it runs on one box or in Lambda.
  */
-import type { IncidentPhase } from './incident.ts';
+import type { IncidentPhase, IncidentRecord } from './incident.ts';
 import type { LogBundle, Report, TimelineEntry } from './types.ts';
 
 /** The two host scripts in functions/host/, run locally by bash or remotely by SSM Run Command. */
@@ -62,6 +62,21 @@ export interface StateStore {
   /** ISO times of automatic restarts/starts Reflex issued for the instance, oldest first. */
   restarts(instanceId: string): Promise<string[]>;
   recordRestart(instanceId: string, at: string): Promise<void>;
+}
+
+/** StateStore plus what makes retries and timeouts safe. Implemented by the file store (local) and the DynamoDB store (AWS). */
+export interface IncidentStore extends StateStore {
+  /**
+   * Records that the event with this id is being processed: true the first time, false for a replay or a retry
+   * (a conditional put). The record stays for `ttlSeconds` whatever happens next. Unlike Powertools Idempotency,
+   * which deletes its record when the handler throws so that the retry runs again, ours is never removed on
+   * failure: EventBridge retries a failed invocation, and if that invocation had already restarted the app, running
+   * again would restart it a second time. A failure after a side effect is reported, not retried.
+   */
+  claimEvent(eventId: string, ttlSeconds: number): Promise<boolean>;
+  /** Creates or replaces the incident record of `record.instanceId`. */
+  saveIncident(record: IncidentRecord): Promise<void>;
+  loadIncident(instanceId: string): Promise<IncidentRecord | undefined>;
 }
 
 /** Live progress of one incident: a terminal line, a Slack update. Failures here never stop a remediation. */

@@ -2,8 +2,8 @@
  * One invocation of the responder: event → instances → evidence in parallel → remediation one
  * instance at a time (rolling) → a report per instance on every channel. The handler only wires it.
  */
-import { closedAt, withoutUndefined, type IncidentStore } from '../core/incident.ts';
-import type { Clock, CoreLogger, HostRunner, LogSource, LogWindow, Notifier, Progress } from '../core/ports.ts';
+import { closedAt, withoutUndefined } from '../core/incident.ts';
+import type { Clock, CoreLogger, HostRunner, IncidentStore, LogSource, LogWindow, Notifier, Progress } from '../core/ports.ts';
 import { investigate, remediate, targetAt, type Investigation, type RespondTarget } from '../core/respond.ts';
 import { parseTrigger } from '../core/trigger.ts';
 import type { Outcome, Report } from '../core/types.ts';

@@ -19,8 +19,8 @@ import {
   StateStoreError,
   withoutUndefined,
   type IncidentRecord,
-  type IncidentStore,
 } from '../../core/incident.ts';
+import type { IncidentStore } from '../../core/ports.ts';
 
 export interface DynamoDbStateStoreOptions {
   /** Shared, created once at module scope by the handler. */

@@ -11,8 +11,8 @@ import {
   StateStoreError,
   withoutUndefined,
   type IncidentRecord,
-  type IncidentStore,
 } from '../../core/incident.ts';
+import type { IncidentStore } from '../../core/ports.ts';
 import { checkPattern, PATTERNS } from '../../core/validate.ts';
 
 /**

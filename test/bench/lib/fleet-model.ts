@@ -14,8 +14,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import type { IncidentRecord, IncidentStore } from '../../../functions/core/incident.ts';
-import type { HostParams, HostRunResult, HostRunner, HostScript, LogSource, LogWindow } from '../../../functions/core/ports.ts';
+import type { IncidentRecord } from '../../../functions/core/incident.ts';
+import type { HostParams, HostRunResult, HostRunner, HostScript, IncidentStore, LogSource, LogWindow } from '../../../functions/core/ports.ts';
 import type { LogBundle } from '../../../functions/core/types.ts';
 import { seededRandom } from './stats.ts';
 import type { VirtualClock } from './virtual-clock.ts';

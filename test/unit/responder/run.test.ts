@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { IncidentRecord, IncidentStore } from '../../../functions/core/incident.ts';
-import type { Clock, HostParams, HostRunResult, HostRunner, HostScript, LogSource, LogWindow, Notifier } from '../../../functions/core/ports.ts';
+import type { IncidentRecord } from '../../../functions/core/incident.ts';
+import type { Clock, HostParams, HostRunResult, HostRunner, HostScript, IncidentStore, LogSource, LogWindow, Notifier } from '../../../functions/core/ports.ts';
 import type { Report } from '../../../functions/core/types.ts';
 import { parseConfig, type ResponderConfig } from '../../../functions/responder/config.ts';
 import { handleEvent, type ResponderDeps } from '../../../functions/responder/run.ts';

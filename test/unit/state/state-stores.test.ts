@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbStateStore } from '../../../functions/adapters/aws/dynamodb-state-store.ts';
 import { FileStateStore } from '../../../functions/adapters/local/file-state-store.ts';
-import type { IncidentRecord, IncidentStore } from '../../../functions/core/incident.ts';
+import type { IncidentRecord } from '../../../functions/core/incident.ts';
+import type { IncidentStore } from '../../../functions/core/ports.ts';
 import { startDynalite, type Dynalite } from '../../helpers/dynalite.ts';
 
 /** A clock the tests move by hand: expiry is tested without waiting. */
