@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { access, constants, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { renderStep, renderText } from '../core/render.ts';
+import { renderStep, renderText } from '../report/text.ts';
 import { exitCodeFor } from '../core/respond.ts';
 import type { Cause, Report } from '../core/types.ts';
 import { NginxMissingError, startSandbox, type Sandbox } from '../sandbox/sandbox.ts';

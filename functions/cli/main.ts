@@ -13,8 +13,8 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { renderHtmlReport } from '../core/html-report.ts';
-import { renderStep, renderText } from '../core/render.ts';
+import { renderHtmlReport } from '../report/html-report.ts';
+import { renderStep, renderText } from '../report/text.ts';
 import { exitCodeFor } from '../core/respond.ts';
 import type { Report } from '../core/types.ts';
 import { InputError } from '../core/validate.ts';

@@ -5,7 +5,7 @@
  */
 import { formatDuration } from './slack-blocks.ts';
 import { reportSeries, type ReportSeries } from './sparkline.ts';
-import type { Report } from './types.ts';
+import type { Report } from '../core/types.ts';
 
 const MINUTE_MS = 60_000;
 

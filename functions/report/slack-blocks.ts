@@ -5,9 +5,9 @@
  * layout. Every piece of report text goes through {@link slackSafe}: special tokens stripped (raw, HTML-escaped and
  * percent-encoded forms), then `&`, `<`, `>` escaped, so no token can survive, then cut to the Slack limits.
  */
-import type { IncidentPhase } from './incident.ts';
+import type { IncidentPhase } from '../core/incident.ts';
 import { reportSeries, sparkline } from './sparkline.ts';
-import type { Report } from './types.ts';
+import type { Report } from '../core/types.ts';
 
 /** Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks) and Reflex's own line cut. */
 export const SLACK_LIMITS = {

@@ -1,7 +1,7 @@
 /**
  * Gateway errors per minute, as a series and as a one-line sparkline for chat messages.
  */
-import type { GatewayErrorCount, Report } from './types.ts';
+import type { GatewayErrorCount, Report } from '../core/types.ts';
 
 /** Eight levels, lowest first. */
 export const SPARK_LEVELS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;

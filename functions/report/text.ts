@@ -3,7 +3,7 @@
  * Log text is printed as text: control characters are made visible (no terminal escape from a log line) and every
  * piece is cut to 300 characters.
  */
-import type { ActionResult, Outcome, Report, Source, TimelineEntry } from './types.ts';
+import type { ActionResult, Outcome, Report, Source, TimelineEntry } from '../core/types.ts';
 
 /** Options of the renderers. */
 export interface RenderOptions {

@@ -16,10 +16,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { localWiring } from '../../functions/cli/local.ts';
 import { loadProfile, targetOf } from '../../functions/cli/profile-file.ts';
-import { escapeHtml, renderHtmlReport } from '../../functions/core/html-report.ts';
-import { renderStep } from '../../functions/core/render.ts';
+import { escapeHtml, renderHtmlReport } from '../../functions/report/html-report.ts';
+import { renderStep } from '../../functions/report/text.ts';
 import { respond } from '../../functions/core/respond.ts';
-import { incidentBlocks, timelineText, type MrkdwnText, type SlackBlock } from '../../functions/core/slack-blocks.ts';
+import { incidentBlocks, timelineText, type MrkdwnText, type SlackBlock } from '../../functions/report/slack-blocks.ts';
 import type { Report } from '../../functions/core/types.ts';
 import { startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
 

@@ -13,7 +13,7 @@ import {
 } from '@slack/web-api';
 import type { IncidentPhase, SlackMessageRef } from '../../core/incident.ts';
 import type { Notifier } from '../../core/ports.ts';
-import { incidentBlocks, timelineText } from '../../core/slack-blocks.ts';
+import { incidentBlocks, timelineText } from '../../report/slack-blocks.ts';
 import type { Report } from '../../core/types.ts';
 import {
   DEFAULT_RETRY,

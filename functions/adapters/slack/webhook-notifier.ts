@@ -4,7 +4,7 @@
  */
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError, type FetchFunction } from '@slack/webhook';
 import type { Notifier } from '../../core/ports.ts';
-import { incidentBlocks, type SlackMessage } from '../../core/slack-blocks.ts';
+import { incidentBlocks, type SlackMessage } from '../../report/slack-blocks.ts';
 import type { Report } from '../../core/types.ts';
 import {
   DEFAULT_RETRY,

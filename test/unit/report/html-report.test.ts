@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, renderHtmlReport } from '../../../functions/core/html-report.ts';
+import { escapeHtml, renderHtmlReport } from '../../../functions/report/html-report.ts';
 import type { Report } from '../../../functions/core/types.ts';
 import { reportFixture } from '../../helpers/report.ts';
 

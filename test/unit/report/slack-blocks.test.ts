@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { incidentBlocks, slackSafe, SLACK_LIMITS, timelineText, type SlackBlock } from '../../../functions/core/slack-blocks.ts';
+import { incidentBlocks, slackSafe, SLACK_LIMITS, timelineText, type SlackBlock } from '../../../functions/report/slack-blocks.ts';
 import type { Report } from '../../../functions/core/types.ts';
 import { reportFixture } from '../../helpers/report.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { perMinuteSeries, reportSeries, sparkline } from '../../../functions/core/sparkline.ts';
+import { perMinuteSeries, reportSeries, sparkline } from '../../../functions/report/sparkline.ts';
 import type { GatewayErrorCount, Report } from '../../../functions/core/types.ts';
 
 function count(minute: string, n: number): GatewayErrorCount {

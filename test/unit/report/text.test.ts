@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { diagnose } from '../../../functions/core/diagnosis.ts';
-import { renderMarkdown, renderStep, renderText } from '../../../functions/core/render.ts';
+import { renderMarkdown, renderStep, renderText } from '../../../functions/report/text.ts';
 import { buildTimeline } from '../../../functions/core/timeline.ts';
 import type { Report, TimelineEntry } from '../../../functions/core/types.ts';
-import { evidenceOf, nginxErrorLine, pm2Item, pm2LogLine, probeLine } from './evidence-builder.ts';
+import { evidenceOf, nginxErrorLine, pm2Item, pm2LogLine, probeLine } from '../core/evidence-builder.ts';
 
 /** A crashed app that Reflex restarted and saw recover, built from real log lines. */
 function recoveredReport(): Report {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BotNotifier } from '../../../functions/adapters/slack/bot-notifier.ts';
 import { realSleep, type SlackRetryOptions } from '../../../functions/adapters/slack/delivery.ts';
 import { WebhookNotifier } from '../../../functions/adapters/slack/webhook-notifier.ts';
-import { SLACK_LIMITS, type SlackBlock } from '../../../functions/core/slack-blocks.ts';
+import { SLACK_LIMITS, type SlackBlock } from '../../../functions/report/slack-blocks.ts';
 import type { Report } from '../../../functions/core/types.ts';
 import { reportFixture } from '../../helpers/report.ts';
 import { FakeSlack, WEBHOOK_PATH, type SlackRequest } from '../../helpers/slack-server.ts';
