@@ -94,9 +94,23 @@ export interface IncidentJournal {
   phase(phase: IncidentPhase, report: Report): Promise<void>;
 }
 
+/** The journal of one incident in a fleet: once `closed`, it also says how its Slack message was delivered. */
+export interface FleetJournal extends IncidentJournal {
+  /** The last Slack delivery, after `closed`; undefined without Slack. */
+  readonly slackDelivery: Delivery | undefined;
+}
+
+/** What one delivery on one channel came to. A failure is a value, never an exception. */
+export interface Delivery {
+  readonly channel: string;
+  readonly ok: boolean;
+  /** For a human: what failed. */
+  readonly error?: string;
+}
+
 export interface Notifier {
   /** Sends the final report. Must not throw for a delivery failure: it returns what failed instead. */
-  publish(report: Report): Promise<{ readonly channel: string; readonly ok: boolean; readonly error?: string }[]>;
+  publish(report: Report): Promise<Delivery[]>;
 }
 
 export interface Clock {

@@ -1,0 +1,262 @@
+/**
+ * The fleet use case on its own, as the CLI could drive it: a manual trigger, plain in-memory ports, no Lambda.
+ * Covers the bounded investigation, a journal per instance, the time budget's boundaries, the halt rule, the claim
+ * of the event and the notifiers' failures. (test/unit/responder/run.test.ts covers it through handleEvent.)
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { Delivery, FleetJournal, HostParams, HostRunResult, HostRunner, HostScript, IncidentStore } from '../../../functions/core/ports.ts';
+import {
+  ACTION_MARGIN_MS,
+  INVESTIGATION_CONCURRENCY,
+  MIN_VERIFY_MS,
+  REPORT_MARGIN_MS,
+  mapLimit,
+  respondFleet,
+  type FleetDeps,
+  type FleetOptions,
+  type FleetTrigger,
+} from '../../../functions/core/respond-fleet.ts';
+import type { IncidentPhase } from '../../../functions/core/incident.ts';
+import type { Report } from '../../../functions/core/types.ts';
+
+const A = 'i-0aaaaaaaaaaaaaaa1';
+const B = 'i-0bbbbbbbbbbbbbbb2';
+
+const snapshot = (name: string): string => readFileSync(new URL(`../../fixtures/snapshots/${name}.txt`, import.meta.url), 'utf8');
+const CRASH = snapshot('crash');
+/** Just after the crash fixture was taken, so its evidence is fresh. */
+const START = Date.parse(/^taken_at=(.+)$/m.exec(CRASH)?.[1] ?? '') + 3_000;
+
+const OPTIONS: FleetOptions = {
+  layout: { app: 'web', healthUrl: 'http://127.0.0.1/api/health' },
+  windowMs: 300_000,
+  verifyMs: 120_000,
+  dryRun: false,
+  budget: { maxRestartsPerHour: 3, minMinutesBetweenRestarts: 5 },
+};
+
+const manual = (instanceIds: string[], extra: Partial<Extract<FleetTrigger, { kind: 'manual' }>> = {}): FleetTrigger => ({
+  kind: 'manual',
+  instanceIds,
+  time: new Date(START - 20_000).toISOString(),
+  ...extra,
+});
+
+/** Every instance has crashed; after a restart its probes answer `after` (healthy by default). Each call takes 1 s. */
+class CrashedFleet implements HostRunner {
+  readonly calls: string[] = [];
+  readonly #restarted = new Set<string>();
+  constructor(
+    private readonly clock: { ms: number },
+    private readonly after: Record<string, string> = {},
+  ) {}
+  async run(instanceId: string, script: HostScript, params: HostParams): Promise<HostRunResult> {
+    this.calls.push(`${instanceId} ${script} ${(script === 'snapshot' ? params.sections : params.action) ?? ''}`);
+    this.clock.ms += 1_000;
+    if (script === 'remediate') this.#restarted.add(instanceId);
+    const stdout = this.#restarted.has(instanceId) ? snapshot(this.after[instanceId] ?? 'healthy-probe') : CRASH;
+    return { ok: true, stdout, stderr: '', status: 'Success' };
+  }
+}
+
+/** Records the phases it is told; once closed, says its Slack message was delivered. */
+class RecordingJournal implements FleetJournal {
+  readonly phases: string[] = [];
+  slackDelivery: Delivery | undefined;
+  async phase(phase: IncidentPhase, report: Report): Promise<void> {
+    this.phases.push(`${report.instanceId} ${phase}`);
+    if (phase === 'closed') this.slackDelivery = { channel: 'slack', ok: true };
+  }
+}
+
+/** The fleet's ports in memory; `remainingMs` is fixed unless given. */
+function fleet(options: { remainingMs?: number; after?: Record<string, string> } = {}) {
+  const clock = { ms: START, now: () => new Date(clock.ms), sleep: async (ms: number) => void (clock.ms += ms) };
+  const host = new CrashedFleet(clock, options.after);
+  const journals: RecordingJournal[] = [];
+  const published: Report[] = [];
+  const warnings: string[] = [];
+  const deps: FleetDeps = {
+    host,
+    logs: { fetch: async () => ({ accessLines: [], errorLines: [], pm2Lines: [], kernelLines: [] }) },
+    findInstances: async () => {
+      throw new Error('a manual trigger names its instances');
+    },
+    notifiers: [{ publish: async (report) => (published.push(report), [{ channel: 'memory', ok: true }]) }],
+    clock,
+    logger: { debug: () => undefined, info: () => undefined, warn: (message) => void warnings.push(message) },
+    remainingMs: () => options.remainingMs ?? 600_000,
+    newJournal: () => {
+      const journal = new RecordingJournal();
+      journals.push(journal);
+      return journal;
+    },
+  };
+  return { clock, host, journals, published, warnings, deps };
+}
+
+/** The verification deadline the report's timeline announced, in seconds. */
+const announcedDeadline = (report: Report | undefined): number | undefined => {
+  const entry = report?.timeline.find((line) => line.message.startsWith('verifying:'));
+  return entry ? Number(/deadline (\d+) s/.exec(entry.message)?.[1]) : undefined;
+};
+
+describe('mapLimit', () => {
+  it('keeps at most `limit` calls in flight and the results in order', async () => {
+    // Prepare
+    let inFlight = 0;
+    let most = 0;
+    const slow = async (n: number): Promise<number> => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, n % 3));
+      inFlight--;
+      return n * 2;
+    };
+
+    // Act
+    const results = await mapLimit([1, 2, 3, 4, 5, 6, 7], 3, slow);
+
+    // Assess
+    expect(results).toEqual([2, 4, 6, 8, 10, 12, 14]);
+    expect(most).toBe(3);
+  });
+});
+
+describe('respondFleet', () => {
+  it('a manual trigger: each instance is its own incident, with its own journal, restarted one at a time', async () => {
+    // Prepare
+    const f = fleet();
+
+    // Act
+    const result = await respondFleet(manual([A, B], { eventId: 'ev-1' }), f.deps, OPTIONS);
+
+    // Assess
+    expect(result).toMatchObject({ status: 'handled', reports: [{ instanceId: A, outcome: 'recovered' }, { instanceId: B, outcome: 'recovered' }] });
+    expect(f.host.calls.filter((call) => !call.includes('probe'))).toEqual([`${A} snapshot full`, `${B} snapshot full`, `${A} remediate restart`, `${B} remediate restart`]);
+    expect(f.journals.map((journal) => journal.phases)).toEqual([
+      [`${A} diagnosing`, `${A} acting`, `${A} verifying`, `${A} closed`],
+      [`${B} diagnosing`, `${B} acting`, `${B} verifying`, `${B} closed`],
+    ]);
+    expect(result.status === 'handled' && result.reports.map((report) => report.incidentId)).toEqual([`ev-1-${A}`, `ev-1-${B}`]);
+    expect(result.status === 'handled' && result.notified).toEqual([
+      { channel: 'memory', ok: true },
+      { channel: 'slack', ok: true },
+      { channel: 'memory', ok: true },
+      { channel: 'slack', ok: true },
+    ]);
+  });
+
+  it('investigates the instances in parallel, at most INVESTIGATION_CONCURRENCY at once', async () => {
+    // Prepare: more instances than the bound; every snapshot takes a moment of real time
+    const f = fleet();
+    const ids = Array.from({ length: INVESTIGATION_CONCURRENCY + 5 }, (_, index) => `i-0${String(index).padStart(16, '0')}`);
+    let inFlight = 0;
+    let most = 0;
+    const host: HostRunner = {
+      run: async (instanceId, script, params) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        inFlight--;
+        return f.host.run(instanceId, script, params);
+      },
+    };
+
+    // Act
+    const result = await respondFleet(manual(ids, { dryRun: true }), { ...f.deps, host }, OPTIONS);
+
+    // Assess
+    expect(result.status === 'handled' && result.reports.map((report) => report.instanceId)).toEqual(ids);
+    expect(most).toBe(INVESTIGATION_CONCURRENCY);
+  });
+
+  it('a manual dry run changes nothing, even when the options do not ask for one', async () => {
+    // Prepare
+    const f = fleet();
+
+    // Act
+    const result = await respondFleet(manual([A], { dryRun: true }), f.deps, OPTIONS);
+
+    // Assess
+    expect(result).toMatchObject({ reports: [{ outcome: 'dry_run', action: { kind: 'restart', executed: false } }] });
+    expect(f.host.calls).toEqual([`${A} snapshot full`]);
+  });
+
+  it('verification gets the time left after the report and action margins, at most verifyMs', async () => {
+    // Prepare: 60 s left
+    const remainingMs = 60_000;
+    const f = fleet({ remainingMs });
+
+    // Act
+    const result = await respondFleet(manual([A]), f.deps, OPTIONS);
+
+    // Assess
+    const report = result.status === 'handled' ? result.reports[0] : undefined;
+    expect(report?.outcome).toBe('recovered');
+    expect(announcedDeadline(report)).toBe((remainingMs - REPORT_MARGIN_MS - ACTION_MARGIN_MS) / 1000);
+  });
+
+  it('acts with exactly the shortest useful verification left, and holds the action back with less', async () => {
+    // Prepare
+    const enough = fleet({ remainingMs: REPORT_MARGIN_MS + ACTION_MARGIN_MS + MIN_VERIFY_MS });
+    const short = fleet({ remainingMs: REPORT_MARGIN_MS + ACTION_MARGIN_MS + MIN_VERIFY_MS - 1 });
+
+    // Act
+    const acted = await respondFleet(manual([A]), enough.deps, OPTIONS);
+    const held = await respondFleet(manual([A]), short.deps, OPTIONS);
+
+    // Assess
+    expect(acted).toMatchObject({ reports: [{ action: { executed: true } }] });
+    expect(held).toMatchObject({ reports: [{ outcome: 'escalated', action: { kind: 'none', executed: false, reason: 'would restart, but held back: the Lambda is about to time out' } }] });
+    expect(short.host.calls).toEqual([`${A} snapshot full`]);
+  });
+
+  it('a restart that does not bring the app back halts the rollout', async () => {
+    // Prepare: A keeps failing its probes after the restart
+    const f = fleet({ after: { [A]: 'crash-probe' } });
+
+    // Act
+    const result = await respondFleet(manual([A, B]), { ...f.deps, remainingMs: () => 600_000 }, { ...OPTIONS, verifyMs: 20_000 });
+
+    // Assess
+    expect(result).toMatchObject({
+      reports: [
+        { instanceId: A, outcome: 'escalated', action: { executed: true } },
+        { instanceId: B, action: { kind: 'none', executed: false, reason: `would restart, but held back: ${A} did not recover after the restart` } },
+      ],
+    });
+    expect(f.host.calls.filter((call) => call.includes('remediate'))).toEqual([`${A} remediate restart`]);
+  });
+
+  it('an event already claimed does nothing', async () => {
+    // Prepare: only claimEvent exists, so any other store call would throw
+    const f = fleet();
+    const replayed = { claimEvent: async () => false } as unknown as IncidentStore;
+
+    // Act
+    const result = await respondFleet(manual([A], { eventId: 'ev-2' }), { ...f.deps, store: replayed }, OPTIONS);
+
+    // Assess
+    expect(result).toEqual({ status: 'duplicate', reason: 'event ev-2 was already processed' });
+    expect(f.host.calls).toEqual([]);
+    expect(f.journals).toEqual([]);
+  });
+
+  it('a notifier that throws is a failed delivery: logged, and the other channels still count', async () => {
+    // Prepare
+    const f = fleet();
+    const broken = { publish: async (): Promise<Delivery[]> => Promise.reject(new Error('topic gone')) };
+
+    // Act
+    const result = await respondFleet(manual([A]), { ...f.deps, notifiers: [broken, ...f.deps.notifiers] }, OPTIONS);
+
+    // Assess
+    expect(result.status === 'handled' && result.notified).toEqual([
+      { channel: 'unknown', ok: false },
+      { channel: 'memory', ok: true },
+      { channel: 'slack', ok: true },
+    ]);
+    expect(f.warnings).toEqual(['notification failed']);
+    expect(f.published).toHaveLength(1);
+  });
+});
