@@ -2,7 +2,7 @@
  * Policy: what to do about a diagnosis. Only what a restart can fix is restarted, and never more often than the
  * per-instance budget allows (supervisors such as systemd and Kubernetes bound restarts the same way).
  */
-import { probeOk } from './diagnosis.ts';
+import { probeOk } from './diagnosis/index.ts';
 import type { Decision, Diagnosis, Evidence } from './types.ts';
 import { InputError } from './validate.ts';
 

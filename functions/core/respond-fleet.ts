@@ -25,7 +25,7 @@ import type { Report } from './types.ts';
 /** Parallel evidence gathering is bounded: SSM and Logs throttle per account. */
 export const INVESTIGATION_CONCURRENCY = 10;
 /** Processed-event records outlive EventBridge's retries (max event age is hours, not days). */
-export const EVENT_TTL_SECONDS = 24 * 60 * 60;
+const EVENT_TTL_SECONDS = 24 * 60 * 60;
 /** Time kept back for reporting after the last step. */
 export const REPORT_MARGIN_MS = 15_000;
 /** Time kept back for the action itself before verification starts: the lock, the restart record, the remediate script. */

@@ -2,7 +2,7 @@
  * The use case: one incident on one instance. Gather → diagnose → decide → act → verify → report.
  * Everything it touches goes through ports, so local mode and Lambda run this same code.
  */
-import { diagnose } from './diagnosis.ts';
+import { diagnose } from './diagnosis/index.ts';
 import { buildEvidence, parseSnapshot, parseUpstreamUrl } from './evidence/index.ts';
 import { DEFAULT_BUDGET, decide, type RestartBudget } from './policy.ts';
 import type { Clock, CoreLogger, HostParams, HostRunResult, HostRunner, HostScript, IncidentJournal, LogSource, Progress, StateStore } from './ports.ts';

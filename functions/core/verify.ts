@@ -3,7 +3,7 @@
  * consecutive good observations; a crash loop as soon as the app is seen dying again. Pure: the caller polls and
  * owns the deadline.
  */
-import { probeOk } from './diagnosis.ts';
+import { probeOk } from './diagnosis/index.ts';
 import type { HostSnapshot } from './types.ts';
 
 /** pending: keep polling; recovered: users are served again; crash_loop: the app died again, stop and escalate. */

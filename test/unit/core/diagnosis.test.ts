@@ -12,7 +12,7 @@ import {
   processStoppedRule,
   proxyMisconfigRule,
   upstreamTimeoutRule,
-} from '../../../functions/core/diagnosis.ts';
+} from '../../../functions/core/diagnosis/index.ts';
 import { CAUSES } from '../../../functions/core/types.ts';
 import { accessLine, evidenceOf, nginxErrorLine, oomLine, pm2Item, pm2LogLine, probeLine, ssLine } from './evidence-builder.ts';
 

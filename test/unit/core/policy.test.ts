@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnose } from '../../../functions/core/diagnosis.ts';
+import { diagnose } from '../../../functions/core/diagnosis/index.ts';
 import { DEFAULT_BUDGET, decide, isBudgetRefusal, type PolicyInput } from '../../../functions/core/policy.ts';
 import type { Cause, Diagnosis, Evidence } from '../../../functions/core/types.ts';
 import { InputError } from '../../../functions/core/validate.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnose } from '../../../functions/core/diagnosis.ts';
+import { diagnose } from '../../../functions/core/diagnosis/index.ts';
 import { renderMarkdown, renderStep, renderText } from '../../../functions/report/text.ts';
 import { buildTimeline } from '../../../functions/core/timeline.ts';
 import type { Report, TimelineEntry } from '../../../functions/core/types.ts';
