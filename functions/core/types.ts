@@ -252,7 +252,12 @@ export interface Decision {
   readonly reason: string;
 }
 
-export type Outcome = 'healthy' | 'recovered' | 'escalated' | 'dry_run';
+/**
+ * How an incident ended, or `pending` while it is still in progress: the reports the journal receives before
+ * `closed` are drafts, and a draft's outcome is not decided yet. A final report (what `respond` returns, the JSON
+ * report) is never `pending`.
+ */
+export type Outcome = 'healthy' | 'recovered' | 'escalated' | 'dry_run' | 'pending';
 
 export interface TimelineEntry {
   readonly at: string;

@@ -3,18 +3,19 @@
  * (a Content-Security-Policy forbids both), so it can be attached to a ticket or opened from disk as is.
  * Every piece of report text is HTML-escaped: log lines are hostile input.
  */
-import { formatDuration } from './slack-blocks.ts';
-import { reportSeries, type ReportSeries } from './sparkline.ts';
 import type { Report } from '../core/types.ts';
+import { duration, timeOfDay } from './format.ts';
+import { actionSentence, OUTCOME_LABELS, timeToRecover } from './labels.ts';
+import { reportSeries, type ReportSeries } from './sparkline.ts';
 
 const MINUTE_MS = 60_000;
 
-/** Escapes text for HTML element content and quoted attribute values. */
 /** Advice names commands in `backticks`: show them as code. Runs on escaped text, so nothing else turns into markup. */
 function withCode(escaped: string): string {
   return escaped.replace(/`([^`]+)`/g, '<code>$1</code>');
 }
 
+/** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(text: string): string {
   return text
     .replace(/&/g, '&amp;')
@@ -24,17 +25,11 @@ export function escapeHtml(text: string): string {
     .replace(/'/g, '&#39;');
 }
 
-function time(iso: string): string {
-  const at = Date.parse(iso);
-  return Number.isNaN(at) ? iso : new Date(at).toISOString().slice(11, 19);
+/** The outcome's label, capitalised: it starts a heading and a table cell. */
+function outcomeText(report: Report): string {
+  const label = OUTCOME_LABELS[report.outcome];
+  return `${label.charAt(0).toUpperCase()}${label.slice(1)}`;
 }
-
-const OUTCOME_TEXT: Record<Report['outcome'], string> = {
-  recovered: 'Recovered',
-  escalated: 'Escalated: needs a human',
-  healthy: 'Healthy: no action needed',
-  dry_run: 'Dry run: no action taken',
-};
 
 /** A vertical line on the chart for something the responder did. */
 interface Marker {
@@ -72,7 +67,7 @@ function chart(series: ReportSeries, marks: Marker[]): string {
     const x = (CHART.left + index * step + (step - barWidth) / 2).toFixed(1);
     return (
       `<rect class="bar" data-minute="${minute}" data-count="${count}" x="${x}" y="${baseline - barHeight}" ` +
-      `width="${barWidth}" height="${barHeight}"><title>${time(minute).slice(0, 5)} UTC: ${count}</title></rect>`
+      `width="${barWidth}" height="${barHeight}"><title>${timeOfDay(minute).slice(0, 5)} UTC: ${count}</title></rect>`
     );
   });
   const end = from + series.counts.length * MINUTE_MS;
@@ -85,15 +80,15 @@ function chart(series: ReportSeries, marks: Marker[]): string {
       const anchor = Number(x) > width * 0.6 ? 'end' : 'start';
       return (
         `<g class="marker marker-${mark.kind}"><line x1="${x}" x2="${x}" y1="${CHART.top - 4}" y2="${baseline}"/>` +
-        `<text x="${x}" y="${labelY}" text-anchor="${anchor}">${escapeHtml(mark.label)} ${time(new Date(mark.at).toISOString())}</text></g>`
+        `<text x="${x}" y="${labelY}" text-anchor="${anchor}">${escapeHtml(mark.label)} ${timeOfDay(new Date(mark.at).toISOString())}</text></g>`
       );
     });
   const axis =
     `<line class="axis" x1="${CHART.left}" x2="${width - CHART.right}" y1="${baseline}" y2="${baseline}"/>` +
     `<text class="tick" x="${CHART.left - 6}" y="${CHART.top + 4}" text-anchor="end">${peak}</text>` +
     `<text class="tick" x="${CHART.left - 6}" y="${baseline}" text-anchor="end">0</text>` +
-    `<text class="tick" x="${CHART.left}" y="${baseline + 18}">${time(series.from.toISOString()).slice(0, 5)}</text>` +
-    `<text class="tick" x="${width - CHART.right}" y="${baseline + 18}" text-anchor="end">${time(new Date(end - MINUTE_MS).toISOString()).slice(0, 5)} UTC</text>`;
+    `<text class="tick" x="${CHART.left}" y="${baseline + 18}">${timeOfDay(series.from.toISOString()).slice(0, 5)}</text>` +
+    `<text class="tick" x="${width - CHART.right}" y="${baseline + 18}" text-anchor="end">${timeOfDay(new Date(end - MINUTE_MS).toISOString()).slice(0, 5)} UTC</text>`;
   return (
     `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" ` +
     `role="img" aria-label="Gateway errors per minute, with the responder's actions">${axis}${bars.join('')}${lines.join('')}</svg>`
@@ -106,7 +101,7 @@ main{max-width:960px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;text-transform:uppercase;letter-spacing:.04em;color:#4a5263}
 .card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:16px 20px;margin-top:16px}
 .muted{color:#6b7385}.cause{font-family:ui-monospace,monospace;background:#eef1f6;padding:1px 6px;border-radius:4px}
-.outcome-recovered,.outcome-healthy{color:#1a7f37}.outcome-escalated{color:#c0262d}.outcome-dry_run{color:#7a5a00}
+.outcome-recovered,.outcome-healthy{color:#1a7f37}.outcome-escalated{color:#c0262d}.outcome-dry_run,.outcome-pending{color:#7a5a00}
 pre{background:#f0f2f5;padding:10px;border-radius:6px;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:13px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}dt{color:#6b7385}dd{margin:0}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
@@ -116,19 +111,14 @@ td.msg{font-family:ui-monospace,monospace;word-break:break-all}td.t{white-space:
 .marker-recovered line{stroke:#1a7f37}.marker-recovered text{fill:#1a7f37}.marker-diagnosed line{stroke:#8a8f99}.marker-diagnosed text{fill:#6b7385}
 `;
 
-function recovery(report: Report): string {
-  if (report.timings.recoveredMs !== undefined) return escapeHtml(formatDuration(report.timings.recoveredMs));
-  return report.outcome === 'healthy' ? 'already serving' : 'not recovered';
-}
-
 /** The report as one self-contained HTML page. */
 export function renderHtmlReport(report: Report): string {
   const { diagnosis, action, timings } = report;
   const headline = `${report.app} on ${report.instanceId}: ${diagnosis.cause}`;
   const timing = (label: string, ms: number | undefined) =>
-    ms === undefined ? '' : `<dt>${label}</dt><dd>${escapeHtml(formatDuration(ms))}</dd>`;
+    ms === undefined ? '' : `<dt>${label}</dt><dd>${escapeHtml(duration(ms))}</dd>`;
   const evidence = diagnosis.evidence.length
-    ? `<pre>${diagnosis.evidence.map((line) => escapeHtml(`${time(line.at)} ${line.source} ${line.text}`)).join('\n')}</pre>`
+    ? `<pre>${diagnosis.evidence.map((line) => escapeHtml(`${timeOfDay(line.at)} ${line.source} ${line.text}`)).join('\n')}</pre>`
     : '<p class="muted">No evidence lines.</p>';
   const advice = diagnosis.advice.length
     ? `<ul>${diagnosis.advice.map((item) => `<li>${withCode(escapeHtml(item))}</li>`).join('')}</ul>`
@@ -136,7 +126,7 @@ export function renderHtmlReport(report: Report): string {
   const rows = report.timeline
     .map(
       (entry) =>
-        `<tr><td class="t">${escapeHtml(time(entry.at))}</td><td>${escapeHtml(entry.source)}</td><td class="msg">${escapeHtml(entry.message)}</td></tr>`,
+        `<tr><td class="t">${escapeHtml(timeOfDay(entry.at))}</td><td>${escapeHtml(entry.source)}</td><td class="msg">${escapeHtml(entry.message)}</td></tr>`,
     )
     .join('');
   return `<!doctype html>
@@ -151,7 +141,7 @@ export function renderHtmlReport(report: Report): string {
 <body>
 <main>
 <header>
-<h1>${escapeHtml(headline)} <span class="outcome-${escapeHtml(report.outcome)}">→ ${escapeHtml(OUTCOME_TEXT[report.outcome] ?? report.outcome)}</span></h1>
+<h1>${escapeHtml(headline)} <span class="outcome-${escapeHtml(report.outcome)}">→ ${escapeHtml(outcomeText(report))}</span></h1>
 <p class="muted">Incident ${escapeHtml(report.incidentId)} · ${escapeHtml(report.startedAt)} to ${escapeHtml(report.finishedAt)} (UTC)</p>
 </header>
 <section class="card">
@@ -166,12 +156,11 @@ ${advice}
 <section class="card">
 <h2>Action and outcome</h2>
 <dl>
-<dt>Action</dt><dd>${escapeHtml(action.kind)}${action.executed ? ' (executed)' : ' (not executed)'}: ${escapeHtml(action.reason)}</dd>
-${action.error === undefined ? '' : `<dt>Action error</dt><dd>${escapeHtml(action.error)}</dd>`}
-<dt>Outcome</dt><dd class="outcome-${escapeHtml(report.outcome)}">${escapeHtml(OUTCOME_TEXT[report.outcome] ?? report.outcome)}</dd>
+<dt>Action</dt><dd>${escapeHtml(actionSentence(action))}</dd>
+<dt>Outcome</dt><dd class="outcome-${escapeHtml(report.outcome)}">${escapeHtml(outcomeText(report))}</dd>
 ${timing('Time to diagnose', timings.diagnosedMs)}
 ${timing('Time to act', timings.actedMs)}
-<dt>Time to recover</dt><dd>${recovery(report)}</dd>
+<dt>Time to recover</dt><dd>${escapeHtml(timeToRecover(report))}</dd>
 </dl>
 </section>
 <section class="card">

@@ -6,8 +6,10 @@
  * percent-encoded forms), then `&`, `<`, `>` escaped, so no token can survive, then cut to the Slack limits.
  */
 import type { IncidentPhase } from '../core/incident.ts';
+import type { Outcome, Report } from '../core/types.ts';
+import { cut, timeOfDay } from './format.ts';
+import { actionLabel, OUTCOME_LABELS, stepLabel, timeToRecover } from './labels.ts';
 import { reportSeries, sparkline } from './sparkline.ts';
-import type { Report } from '../core/types.ts';
 
 /** Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks) and Reflex's own line cut. */
 export const SLACK_LIMITS = {
@@ -87,7 +89,7 @@ function codeLine(text: string): string {
 }
 
 /** Plain text for headers: tokens stripped, one line, no escaping (plain_text is shown as is). */
-function plain(text: string, max: number): string {
+function headerText(text: string, max: number): string {
   let stripped = text.replace(/[\r\n\t]+/g, ' ');
   for (let pass = 0; pass < 5; pass++) {
     const next = stripped.replace(SPECIAL_TOKEN, '');
@@ -95,40 +97,28 @@ function plain(text: string, max: number): string {
     stripped = next;
   }
   stripped = stripped.replace(/[<>]/g, '').replace(BARE_MENTION, '$1\u200b$2');
-  return stripped.length <= max ? stripped : `${stripped.slice(0, max - 1)}…`;
+  return cut(stripped, max);
 }
 
-function time(iso: string): string {
-  const at = Date.parse(iso);
-  return Number.isNaN(at) ? '--:--:--' : new Date(at).toISOString().slice(11, 19);
-}
-
-/** `42 s`, `3 min 05 s`. */
-export function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 60) return `${seconds} s`;
-  return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`;
-}
-
-const OUTCOME_LABEL: Record<Report['outcome'], { emoji: string; label: string }> = {
-  recovered: { emoji: ':white_check_mark:', label: 'recovered' },
-  escalated: { emoji: ':rotating_light:', label: 'escalated: needs a human' },
-  healthy: { emoji: ':large_green_circle:', label: 'healthy, no action needed' },
-  dry_run: { emoji: ':information_source:', label: 'dry run, no action taken' },
+const OUTCOME_EMOJI: Record<Outcome, string> = {
+  recovered: ':white_check_mark:',
+  escalated: ':rotating_light:',
+  healthy: ':large_green_circle:',
+  dry_run: ':information_source:',
+  pending: ':hourglass_flowing_sand:',
 };
 
 /** The headline: cause and outcome (or the step in progress), app and instance. At most 150 characters. */
 export function headline(report: Report, phase: IncidentPhase = 'closed'): string {
   const where = `${report.app} on ${report.instanceId}`;
   const cause = report.diagnosis.cause;
-  const action = report.action.kind === 'start' ? 'starting' : 'restarting';
   const text = {
-    diagnosing: `:mag: Gateway errors on ${where}: diagnosing`,
-    acting: `:arrows_counterclockwise: ${where}: ${cause}, ${action}`,
-    verifying: `:hourglass_flowing_sand: ${where}: ${cause}, verifying recovery`,
-    closed: `${OUTCOME_LABEL[report.outcome].emoji} ${where}: ${cause}, ${OUTCOME_LABEL[report.outcome].label}`,
+    diagnosing: `:mag: Gateway errors on ${where}: ${stepLabel('diagnosing', report.action.kind)}`,
+    acting: `:arrows_counterclockwise: ${where}: ${cause}, ${stepLabel('acting', report.action.kind)}`,
+    verifying: `:hourglass_flowing_sand: ${where}: ${cause}, ${stepLabel('verifying', report.action.kind)}`,
+    closed: `${OUTCOME_EMOJI[report.outcome]} ${where}: ${cause}, ${OUTCOME_LABELS[report.outcome]}`,
   }[phase];
-  return plain(text, SLACK_LIMITS.headerChars);
+  return headerText(text, SLACK_LIMITS.headerChars);
 }
 
 function field(label: string, value: string): MrkdwnText {
@@ -136,18 +126,15 @@ function field(label: string, value: string): MrkdwnText {
 }
 
 function actionText(report: Report, phase: IncidentPhase): string {
-  const { kind, executed, error } = report.action;
+  const { kind, error } = report.action;
   if (phase === 'diagnosing') return 'deciding';
-  if (kind === 'none') return 'none';
-  if (error !== undefined) return `${kind} failed: ${error}`;
-  if (phase === 'acting') return `${kind} issued`;
-  return executed ? `${kind} (done)` : `${kind} (not executed)`;
+  if (phase === 'acting' && kind !== 'none' && error === undefined) return `${kind} issued`;
+  return actionLabel(report.action);
 }
 
 function recoveryText(report: Report, phase: IncidentPhase): string {
-  if (report.timings.recoveredMs !== undefined) return formatDuration(report.timings.recoveredMs);
-  if (phase !== 'closed') return 'in progress';
-  return report.outcome === 'healthy' ? 'already serving' : 'not recovered';
+  if (report.timings.recoveredMs === undefined && phase !== 'closed') return 'in progress';
+  return timeToRecover(report);
 }
 
 /** A mrkdwn section with a title and lines, kept under the section limit by dropping whole lines. */
@@ -194,7 +181,7 @@ export function incidentBlocks(report: Report, phase: IncidentPhase = 'closed'):
       },
       listSection(
         '*Evidence*',
-        report.diagnosis.evidence.map((line) => codeLine(`${time(line.at)} ${line.source} ${line.text}`)),
+        report.diagnosis.evidence.map((line) => codeLine(`${timeOfDay(line.at)} ${line.source} ${line.text}`)),
         true,
       ),
       listSection(
@@ -212,7 +199,7 @@ export function incidentBlocks(report: Report, phase: IncidentPhase = 'closed'):
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `*Gateway errors per minute* (${time(series.from.toISOString()).slice(0, 5)}–${time(end.toISOString()).slice(0, 5)} UTC, peak ${peak}/min)\n\`${sparkline(series.counts)}\``,
+        text: `*Gateway errors per minute* (${timeOfDay(series.from.toISOString()).slice(0, 5)}–${timeOfDay(end.toISOString()).slice(0, 5)} UTC, peak ${peak}/min)\n\`${sparkline(series.counts)}\``,
       },
     });
   }
@@ -235,7 +222,7 @@ export function incidentBlocks(report: Report, phase: IncidentPhase = 'closed'):
 /** The whole timeline for the one threaded reply: `hh:mm:ss source message` lines in a code block, UTC. */
 export function timelineText(report: Report): string {
   const title = `*Timeline* of incident \`${slackSafe(report.incidentId).replace(/`/g, "'")}\` (UTC)`;
-  const lines = report.timeline.map((entry) => codeLine(`${time(entry.at)} ${entry.source.padEnd(11)} ${entry.message}`));
+  const lines = report.timeline.map((entry) => codeLine(`${timeOfDay(entry.at)} ${entry.source.padEnd(11)} ${entry.message}`));
   const budget = SLACK_LIMITS.timelineChars - title.length - 80;
   const kept: string[] = [];
   let used = 0;

@@ -1,9 +1,11 @@
 /**
- * Renderers of a report: text for the terminal, Markdown for email/SNS/chat, and one line per live step.
+ * Renderers of a report: text for the terminal, Markdown for email and chat tools, and one line per live step.
  * Log text is printed as text: control characters are made visible (no terminal escape from a log line) and every
- * piece is cut to 300 characters.
+ * piece is cut to 300 characters. A draft (`pending`) reads as in progress.
  */
-import type { ActionResult, Outcome, Report, Source, TimelineEntry } from '../core/types.ts';
+import type { Outcome, Report, Source, TimelineEntry } from '../core/types.ts';
+import { clockTime, cut, duration } from './format.ts';
+import { actionSentence, OUTCOME_LABELS, timeToRecover } from './labels.ts';
 
 /** Options of the renderers. */
 export interface RenderOptions {
@@ -16,35 +18,20 @@ const SOURCE_WIDTH = 'nginx-access'.length;
 
 const ANSI = { reset: '\u001b[0m', bold: '\u001b[1m', dim: '\u001b[2m', red: '\u001b[31m', green: '\u001b[32m', yellow: '\u001b[33m' } as const;
 
-const OUTCOME_TEXT: Record<Outcome, string> = {
-  healthy: 'healthy, no action needed',
-  recovered: 'recovered',
-  escalated: 'escalated, needs a human',
-  dry_run: 'dry run, nothing done',
+const OUTCOME_COLOR: Record<Outcome, string> = {
+  healthy: ANSI.green,
+  recovered: ANSI.green,
+  escalated: ANSI.red,
+  dry_run: ANSI.yellow,
+  pending: ANSI.yellow,
 };
-
-const OUTCOME_COLOR: Record<Outcome, string> = { healthy: ANSI.green, recovered: ANSI.green, escalated: ANSI.red, dry_run: ANSI.yellow };
 
 /** Text as text: control characters shown as `\xNN` (tabs as spaces), cut to 300 characters. */
 export function plain(text: string): string {
   const visible = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (char) =>
     char === '\t' ? ' ' : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
-  return visible.length > MAX_TEXT ? `${visible.slice(0, MAX_TEXT - 1)}…` : visible;
-}
-
-/** `10:00:02.123` (UTC), or a placeholder of the same width when the time is unknown. */
-export function clockTime(iso: string): string {
-  const ms = iso ? Date.parse(iso) : Number.NaN;
-  return Number.isNaN(ms) ? '--:--:--.---' : new Date(ms).toISOString().slice(11, 23);
-}
-
-/** `850 ms`, `12.3 s`, `2 min 5 s`. */
-export function duration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const seconds = Math.round(ms / 1000);
-  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  return cut(visible, MAX_TEXT);
 }
 
 function paint(text: string, code: string, color: boolean | undefined): string {
@@ -60,25 +47,15 @@ function line(at: string, source: Source, text: string, color: boolean | undefin
   return `${paint(clockTime(at), ANSI.dim, color)}  ${source.padEnd(SOURCE_WIDTH)}  ${plain(text)}`;
 }
 
-function actionText(action: ActionResult): string {
-  if (action.kind === 'none') return `none (${plain(action.reason)})`;
-  if (action.error) return `${action.kind} failed: ${plain(action.error)} (${plain(action.reason)})`;
-  const state = action.executed ? 'done' : 'not executed';
-  return `${action.kind}, ${state} (${plain(action.reason)})`;
-}
-
 function recoveryText(report: Report): string {
   const { timings } = report;
-  if (timings.recoveredMs !== undefined) {
-    const acted = timings.actedMs !== undefined ? `, action issued after ${duration(timings.actedMs)}` : '';
-    return `recovered ${duration(timings.recoveredMs)} after Reflex started${acted}`;
-  }
-  if (report.outcome === 'healthy') return 'nothing to recover';
-  return 'not recovered';
+  if (timings.recoveredMs === undefined) return timeToRecover(report);
+  const acted = timings.actedMs !== undefined ? `, action issued after ${duration(timings.actedMs)}` : '';
+  return `recovered ${duration(timings.recoveredMs)} after Reflex started${acted}`;
 }
 
 function headline(report: Report): string {
-  return `Reflex: ${report.app} on ${report.instanceId}: ${report.diagnosis.cause} → ${OUTCOME_TEXT[report.outcome]}`;
+  return `Reflex: ${report.app} on ${report.instanceId}: ${report.diagnosis.cause} → ${OUTCOME_LABELS[report.outcome]}`;
 }
 
 /** The report for a terminal. */
@@ -89,7 +66,7 @@ export function renderText(report: Report, options: RenderOptions = {}): string 
     paint(plain(headline(report)), `${ANSI.bold}${OUTCOME_COLOR[report.outcome]}`, color),
     plain(diagnosis.summary),
     '',
-    `Action:   ${actionText(report.action)}`,
+    `Action:   ${plain(actionSentence(report.action))}`,
     `Recovery: ${recoveryText(report)}`,
     `Diagnosed after ${duration(report.timings.diagnosedMs)}; incident ${plain(report.incidentId)}, ${plain(report.startedAt)}.`,
     '',
@@ -113,15 +90,15 @@ function fenced(lines: string[]): string[] {
   return [`${fence}text`, ...lines, fence];
 }
 
-/** The report as Markdown, for email, SNS (Amazon Q Developer in chat) and chat tools. */
+/** The report as Markdown, for email and chat tools. */
 export function renderMarkdown(report: Report): string {
   const { diagnosis } = report;
   const out = [
-    `### Reflex: ${plain(report.app)} on ${plain(report.instanceId)}: \`${diagnosis.cause}\` → **${OUTCOME_TEXT[report.outcome]}**`,
+    `### Reflex: ${plain(report.app)} on ${plain(report.instanceId)}: \`${diagnosis.cause}\` → **${OUTCOME_LABELS[report.outcome]}**`,
     '',
     plain(diagnosis.summary),
     '',
-    `**Action:** ${actionText(report.action)}  `,
+    `**Action:** ${plain(actionSentence(report.action))}  `,
     `**Recovery:** ${recoveryText(report)}  `,
     `**Incident:** ${plain(report.incidentId)}, started ${plain(report.startedAt)}`,
     '',

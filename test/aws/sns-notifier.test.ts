@@ -8,7 +8,8 @@ import {
 } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_BYTES, SnsNotifier, toChatbotMessage, toSubject } from '../../functions/adapters/aws/sns-notifier.ts';
+import { MAX_MESSAGE_BYTES, SnsNotifier } from '../../functions/adapters/aws/sns-notifier.ts';
+import { toChatbotMessage, toSubject } from '../../functions/report/sns-message.ts';
 import type { Report, TimelineEntry } from '../../functions/core/types.ts';
 import { InputError } from '../../functions/core/validate.ts';
 import { reportFixture } from '../helpers/report.ts';
@@ -77,7 +78,7 @@ describe('SnsNotifier', () => {
     expect(message.email).toBe(message.default);
     expect(message.default.split('\n')[0]).toBe('[Reflex] web on i-0123456789abcdef0: process_crashed → recovered');
     expect(message.default).toContain(report.diagnosis.summary);
-    expect(message.default).toContain('Action: restart: a restart can fix a crashed process; budget 1 of 3 this hour');
+    expect(message.default).toContain('Action: restart, done (a restart can fix a crashed process; budget 1 of 3 this hour)');
     expect(message.default).toContain('Outcome: recovered in 45 s');
     expect(message.default).toContain('Gateway errors: 37 (502: 35, 504: 2)');
     expect(message.default).toContain('- Read the app error log: pm2 logs web --err --lines 100');

@@ -45,7 +45,7 @@ describe('renderHtmlReport', () => {
     expect(html).toContain('The app web exited with code 1');
     expect(html).toContain('<li>Check the last deploy.</li>');
     expect(html).toContain('<li>Restart it: <code>pm2 restart web</code>.</li>');
-    expect(html).toContain('<dt>Action</dt><dd>restart (executed): the process crashed; a restart brings it back</dd>');
+    expect(html).toContain('<dt>Action</dt><dd>restart, done (the process crashed; a restart brings it back)</dd>');
     expect(html).toContain('<dt>Time to recover</dt><dd>42 s</dd>');
     expect(html).toContain('<tr><td class="t">10:00:05</td><td>responder</td><td class="msg">restart issued</td></tr>');
     expect(html).toContain('3 unreadable log line(s) skipped');
@@ -131,6 +131,6 @@ describe('renderHtmlReport', () => {
     // Assess
     expect(html).toContain('No gateway error counts in this report.');
     expect(html).toContain('<dt>Time to recover</dt><dd>not recovered</dd>');
-    expect(html).toContain('Escalated: needs a human');
+    expect(html).toContain('Escalated, needs a human');
   });
 });

@@ -118,7 +118,7 @@ describe('incidentBlocks', () => {
     expect(fields?.type === 'section' && fields.fields?.map((f) => f.text)).toEqual([
       '*Instance*\ni-0123456789abcdef0',
       '*App*\nweb',
-      '*Action*\nrestart (done)',
+      '*Action*\nrestart, done',
       '*Time to recover*\n42 s',
     ]);
     const all = texts(blocks).join('\n');
@@ -153,7 +153,7 @@ describe('incidentBlocks', () => {
     // Assess
     const all = texts(blocks).join('\n');
     expect(all).toContain(':rotating_light:');
-    expect(all).toContain('escalated: needs a human');
+    expect(all).toContain('escalated, needs a human');
     expect(all).toContain('*Time to recover*\nnot recovered');
   });
 
