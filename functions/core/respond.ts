@@ -270,8 +270,8 @@ async function carryOut(investigation: Investigation, deps: RespondDeps, options
   }
 }
 
-/** The outcome of a draft report (journal phases before `closed`): not decided yet, never shown. */
-const DRAFT: Outcome = 'escalated';
+/** The outcome of a draft report (journal phases before `closed`): not decided yet, so renderers say "in progress". */
+const DRAFT: Outcome = 'pending';
 
 interface ReportParts {
   readonly action: ActionResult;
