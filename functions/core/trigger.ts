@@ -1,13 +1,17 @@
 /**
- * What started a response: a CloudWatch alarm through EventBridge, or a manual event.
+ * What started a response: a CloudWatch alarm through EventBridge, the detector (one instance crossed its
+ * threshold), or a manual event.
  * Any JSON value may arrive here; malformed ones get one clear InputError and nothing else happens.
  */
+import type { DetectorStart } from './detect.ts';
 import { InputError, PATTERNS, describe } from './validate.ts';
 
 export const ALARM_SOURCE = 'aws.cloudwatch';
 export const ALARM_DETAIL_TYPE = 'CloudWatch Alarm State Change';
 export const MANUAL_SOURCE = 'reflex.manual';
 export const MANUAL_DETAIL_TYPE = 'Reflex Manual Invoke';
+export const DETECTOR_SOURCE = 'reflex.detector';
+export const DETECTOR_DETAIL_TYPE = 'Reflex Instance Detected';
 
 /** At most this many instances in one manual event: a fleet-wide action should be deliberate. */
 export const MAX_MANUAL_INSTANCES = 50;
@@ -28,6 +32,15 @@ export type Trigger =
       readonly dryRun?: boolean;
       readonly time: string;
     }
+  | {
+      readonly kind: 'detector';
+      /** The detector's incident id: the instance's claim holds it, and a retried start is a duplicate. */
+      readonly eventId: string;
+      readonly instanceIds: [string];
+      /** The first gateway error of the instance's window: where `timings.detectedMs` starts. */
+      readonly firstErrorAt: string;
+      readonly time: string;
+    }
   | { readonly kind: 'ignored'; readonly reason: string };
 
 export interface TriggerContext {
@@ -44,10 +57,44 @@ export function parseTrigger(event: unknown, context: TriggerContext): Trigger {
   const detailType = root['detail-type'];
   if (source === ALARM_SOURCE && detailType === ALARM_DETAIL_TYPE) return parseAlarm(root, context);
   if (source === MANUAL_SOURCE && detailType === MANUAL_DETAIL_TYPE) return parseManual(root, context);
+  if (source === DETECTOR_SOURCE && detailType === DETECTOR_DETAIL_TYPE) return parseDetector(root, context);
   throw new InputError(
-    `event: expected source "${ALARM_SOURCE}" with detail-type "${ALARM_DETAIL_TYPE}", or source "${MANUAL_SOURCE}" with detail-type "${MANUAL_DETAIL_TYPE}"; got source ${describe(source)}, detail-type ${describe(detailType)}`,
+    `event: expected source "${ALARM_SOURCE}" with detail-type "${ALARM_DETAIL_TYPE}", source "${MANUAL_SOURCE}" with detail-type "${MANUAL_DETAIL_TYPE}", or source "${DETECTOR_SOURCE}" with detail-type "${DETECTOR_DETAIL_TYPE}"; got source ${describe(source)}, detail-type ${describe(detailType)}`,
     'source',
   );
+}
+
+/** The event the detector sends the responder (asynchronous invoke), in the EventBridge shape the others have. */
+export function detectorEvent(start: DetectorStart): Record<string, unknown> {
+  return {
+    version: '0',
+    id: start.incidentId,
+    source: DETECTOR_SOURCE,
+    'detail-type': DETECTOR_DETAIL_TYPE,
+    time: start.time,
+    detail: { instanceIds: [start.instanceId], firstErrorAt: start.firstErrorAt },
+  };
+}
+
+function parseDetector(root: Record<string, unknown>, context: TriggerContext): Trigger {
+  const eventId = text(root.id, 'id', /^[A-Za-z0-9-]{1,128}$/, 'a detector incident id');
+  const time = isoTime(root.time, 'time');
+  const detail = object(root.detail, 'detail');
+  const ids = detail.instanceIds;
+  if (!Array.isArray(ids) || ids.length !== 1) {
+    throw new InputError(`detail.instanceIds: must be a list of exactly one EC2 instance id, got ${describe(ids)}`, 'detail.instanceIds');
+  }
+  const instanceId = text(ids[0], 'detail.instanceIds[0]', PATTERNS.instanceId, 'an EC2 instance id like "i-0abc12345def67890"');
+  const firstErrorAt = isoTime(detail.firstErrorAt, 'detail.firstErrorAt');
+  if (Date.parse(firstErrorAt) > Date.parse(time)) {
+    throw new InputError(`detail.firstErrorAt: must not be after the event's time ${time}, got ${describe(detail.firstErrorAt)}`, 'detail.firstErrorAt');
+  }
+  // A start that waited in Lambda's asynchronous queue past the window is over or handled, like a stale alarm.
+  const ageSeconds = (context.now.getTime() - Date.parse(time)) / 1000;
+  if (ageSeconds > context.maxAgeSeconds) {
+    return { kind: 'ignored', reason: `stale detector event: ${Math.round(ageSeconds)} s old, older than the ${context.maxAgeSeconds} s window` };
+  }
+  return { kind: 'detector', eventId, instanceIds: [instanceId], firstErrorAt, time };
 }
 
 function parseAlarm(root: Record<string, unknown>, context: TriggerContext): Trigger {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseTrigger } from '../../../functions/core/trigger.ts';
+import { detectorEvent, parseTrigger } from '../../../functions/core/trigger.ts';
 import { InputError } from '../../../functions/core/validate.ts';
 
 const load = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`../../../events/${name}`, import.meta.url), 'utf8'));
@@ -50,5 +50,37 @@ describe('parseTrigger', () => {
   ])('rejects a malformed event with one clear error naming the field (%#)', (event, message) => {
     expect(() => parseTrigger(event, context)).toThrow(InputError);
     expect(() => parseTrigger(event, context)).toThrow(message);
+  });
+
+  describe('detector events', () => {
+    const start = { incidentId: 'detect-i-0abc12345def67890-1795514350000', instanceId: 'i-0abc12345def67890', firstErrorAt: '2026-11-24T10:00:41.250Z', time: '2026-11-24T10:00:55.000Z' };
+
+    it('reads the event the detector sends: one instance, its incident id and its first gateway error', () => {
+      expect(parseTrigger(detectorEvent(start), context)).toEqual({
+        kind: 'detector',
+        eventId: 'detect-i-0abc12345def67890-1795514350000',
+        instanceIds: ['i-0abc12345def67890'],
+        firstErrorAt: '2026-11-24T10:00:41.250Z',
+        time: '2026-11-24T10:00:55.000Z',
+      });
+    });
+
+    it('ignores a start that waited in the asynchronous queue longer than the window', () => {
+      expect(parseTrigger(detectorEvent(start), { ...context, now: new Date('2026-11-24T10:30:00Z') })).toMatchObject({
+        kind: 'ignored',
+        reason: expect.stringContaining('stale detector event: 1745 s old'),
+      });
+    });
+
+    it.each([
+      [{ ...detectorEvent(start), id: undefined }, 'id: must be a detector incident id'],
+      [{ ...detectorEvent(start), detail: { instanceIds: ['i-0abc12345def67890', 'i-0def67890abc12345'], firstErrorAt: start.firstErrorAt } }, 'exactly one EC2 instance id'],
+      [{ ...detectorEvent(start), detail: { instanceIds: ['web-1'], firstErrorAt: start.firstErrorAt } }, 'detail.instanceIds[0]: must be an EC2 instance id'],
+      [{ ...detectorEvent(start), detail: { instanceIds: [start.instanceId] } }, 'detail.firstErrorAt: must be an ISO-8601 time'],
+      [{ ...detectorEvent(start), detail: { instanceIds: [start.instanceId], firstErrorAt: '2026-11-24T10:01:00Z' } }, 'must not be after the event'],
+    ])('rejects a malformed detector event naming the field (%#)', (event, message) => {
+      expect(() => parseTrigger(event, context)).toThrow(InputError);
+      expect(() => parseTrigger(event, context)).toThrow(message);
+    });
   });
 });
