@@ -25,8 +25,8 @@ const DRAFT: Report = reportFixture({
   instanceId: INSTANCE,
   finishedAt: '2026-11-24T10:00:03.000Z',
   action: { executed: false },
-  // A draft's outcome is not decided yet; the journal must not show it.
-  outcome: 'escalated',
+  // A draft's outcome is not decided yet: what respond() sends before closed.
+  outcome: 'pending',
   timeline: [
     { at: '2026-11-24T09:59:57.000Z', source: 'pm2', message: 'App [web:0] exited with code [1]' },
     { at: '2026-11-24T10:00:03.000Z', source: 'responder', message: 'diagnosed process_crashed' },
@@ -150,7 +150,7 @@ describe('Journal: the incident record', () => {
 
     // Act
     await journal.phase('diagnosing', none);
-    await journal.phase('closed', none);
+    await journal.phase('closed', { ...none, outcome: 'escalated' });
 
     // Assess
     const record = await store.loadIncident(INSTANCE);
@@ -226,7 +226,7 @@ describe('Journal: Slack with a bot token', () => {
     at(90);
     const journal = botJournal();
     await journal.phase('diagnosing', none);
-    await journal.phase('closed', none);
+    await journal.phase('closed', { ...none, outcome: 'escalated' });
 
     // Assess
     expect(await store.loadIncident(INSTANCE)).toMatchObject({
