@@ -137,11 +137,8 @@ function recoveryText(report: Report, phase: IncidentPhase): string {
   return timeToRecover(report);
 }
 
-/** A mrkdwn section with a title and lines, kept under the section limit by dropping whole lines. */
-function listSection(title: string, lines: string[], code: boolean): SlackBlock | undefined {
-  if (lines.length === 0) return undefined;
-  const fence = code ? '```' : '';
-  const budget = SLACK_LIMITS.sectionChars - title.length - 2 * fence.length - 60;
+/** The first lines that fit in `budget` characters, one newline each: whole lines only, in order. */
+function linesWithin(lines: string[], budget: number): string[] {
   const kept: string[] = [];
   let used = 0;
   for (const line of lines) {
@@ -149,6 +146,14 @@ function listSection(title: string, lines: string[], code: boolean): SlackBlock 
     kept.push(line);
     used += line.length + 1;
   }
+  return kept;
+}
+
+/** A mrkdwn section with a title and lines, kept under the section limit by dropping whole lines. */
+function listSection(title: string, lines: string[], code: boolean): SlackBlock | undefined {
+  if (lines.length === 0) return undefined;
+  const fence = code ? '```' : '';
+  const kept = linesWithin(lines, SLACK_LIMITS.sectionChars - title.length - 2 * fence.length - 60);
   const more = lines.length - kept.length;
   const body = `${fence}${kept.join('\n')}${fence}${more > 0 ? `\n_… ${more} more not shown_` : ''}`;
   return { type: 'section', text: { type: 'mrkdwn', text: `${title}\n${body}`, verbatim: true } };
@@ -223,14 +228,7 @@ export function incidentBlocks(report: Report, phase: IncidentPhase = 'closed'):
 export function timelineText(report: Report): string {
   const title = `*Timeline* of incident \`${slackSafe(report.incidentId).replace(/`/g, "'")}\` (UTC)`;
   const lines = report.timeline.map((entry) => codeLine(`${timeOfDay(entry.at)} ${entry.source.padEnd(11)} ${entry.message}`));
-  const budget = SLACK_LIMITS.timelineChars - title.length - 80;
-  const kept: string[] = [];
-  let used = 0;
-  for (const line of lines) {
-    if (used + line.length + 1 > budget) break;
-    kept.push(line);
-    used += line.length + 1;
-  }
+  const kept = linesWithin(lines, SLACK_LIMITS.timelineChars - title.length - 80);
   const more = lines.length - kept.length;
   if (kept.length === 0) return `${title}\n_no entries_`;
   return `${title}\n\`\`\`${kept.join('\n')}\`\`\`${more > 0 ? `\n_… ${more} more entries in the JSON report_` : ''}`;

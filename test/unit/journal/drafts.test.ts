@@ -81,18 +81,9 @@ describe('respond: drafts and the final report', () => {
 
 describe('respond with the Slack journal: in progress until the end', () => {
   const slack = new FakeSlack();
-
-  beforeAll(async () => {
-    await slack.start();
-  });
-
-  afterAll(async () => {
-    await slack.stop();
-  });
-
-  beforeEach(() => {
-    slack.reset();
-  });
+  beforeAll(() => slack.start());
+  afterAll(() => slack.stop());
+  beforeEach(() => slack.reset());
 
   it('says diagnosing, restarting and verifying while at work, and escalated only in the last update', async () => {
     // Prepare: the restart goes out, the app never serves again
