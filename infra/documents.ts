@@ -3,16 +3,13 @@
  * script that runs on an instance is byte for byte the file the local runner executes.
  *
  * Values never touch command text: every parameter has `interpolationType: ENV_VAR` (SSM exports it as
- * `$SSM_<Name>`), an `allowedPattern` from core/validate.ts, and the document maps it to the script's
- * `REFLEX_<NAME>` with a quoted expansion. No `{{ }}` appears anywhere in the command.
+ * `$SSM_<Name>`), an `allowedPattern` from its pattern in functions/contract/host-inputs.ts, and the document maps
+ * it to the script's `REFLEX_<NAME>` with a quoted expansion. No `{{ }}` appears anywhere in the command.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PATTERN_SOURCES } from '../functions/core/validate.ts';
-import { REMEDIATE_PARAMETERS, SNAPSHOT_PARAMETERS } from '../functions/adapters/aws/ssm-documents.ts';
-
-/** A host script the documents embed, by name. */
-export type HostScriptName = 'snapshot' | 'remediate';
+import { inputsOf, type HostInput } from '../functions/contract/host-inputs.ts';
+import type { HostScript } from '../functions/core/ports.ts';
 
 /** Bad document input (a script SSM would misread, a document too large): raised at synth. */
 export class DocumentBuildError extends Error {
@@ -23,12 +20,12 @@ export class DocumentBuildError extends Error {
 }
 
 /** Where the host scripts live, relative to this file. */
-export function hostScriptPath(name: HostScriptName): string {
+export function hostScriptPath(name: HostScript): string {
   return fileURLToPath(new URL(`../functions/host/${name}.sh`, import.meta.url));
 }
 
 /** The host script's text, read at synth time (single source of truth). */
-export function readHostScript(name: HostScriptName): string {
+export function readHostScript(name: HostScript): string {
   return readFileSync(hostScriptPath(name), 'utf8');
 }
 
@@ -62,39 +59,8 @@ export function optionalPattern(source: string): string {
   return `^$|^(${inner})$`;
 }
 
-interface ParameterSpec {
-  readonly description: string;
-  /** A core/validate.ts pattern source, or a literal pattern for the enumerations. */
-  readonly pattern: string;
-  readonly required: boolean;
-}
-
-type SnapshotName = keyof typeof SNAPSHOT_PARAMETERS;
-type RemediateName = keyof typeof REMEDIATE_PARAMETERS;
-
-/** The pattern of each parameter, keyed by the names the SSM adapter fills (one definition, functions/adapters). */
-const SNAPSHOT_SPECS: Record<SnapshotName, ParameterSpec> = {
-  App: { description: 'PM2 app name.', pattern: PATTERN_SOURCES.app, required: true },
-  Pm2User: { description: 'OS user that owns PM2; empty: root.', pattern: PATTERN_SOURCES.pm2User, required: false },
-  Pm2Home: { description: "PM2_HOME; empty: the PM2 user's ~/.pm2.", pattern: PATTERN_SOURCES.absPath, required: false },
-  HealthUrl: { description: 'URL probed through nginx.', pattern: PATTERN_SOURCES.url, required: false },
-  Upstream: { description: "The app's own address; empty: what nginx proxies to.", pattern: PATTERN_SOURCES.url, required: false },
-  NginxConfig: { description: 'nginx config to read proxy directives from.', pattern: PATTERN_SOURCES.absPath, required: false },
-  NginxErrorLog: { description: 'nginx error log.', pattern: PATTERN_SOURCES.absPath, required: false },
-  KernelLog: { description: 'Kernel log file; empty: dmesg or journalctl.', pattern: PATTERN_SOURCES.absPath, required: false },
-  Sections: { description: 'full (default) or probe (pm2 and probes only).', pattern: '^(full|probe)$', required: false },
-};
-
-const REMEDIATE_SPECS: Record<RemediateName, ParameterSpec> = {
-  App: { description: 'PM2 app name.', pattern: PATTERN_SOURCES.app, required: true },
-  Pm2User: { description: 'OS user that owns PM2; empty: root.', pattern: PATTERN_SOURCES.pm2User, required: false },
-  Pm2Home: { description: "PM2_HOME; empty: the PM2 user's ~/.pm2.", pattern: PATTERN_SOURCES.absPath, required: false },
-  Action: { description: 'restart or start.', pattern: '^(restart|start)$', required: true },
-  Ecosystem: { description: "Ecosystem file for start; empty: start from PM2's saved list (pm2 save).", pattern: PATTERN_SOURCES.absPath, required: false },
-};
-
 /** How long the agent lets each script run: a snapshot is a few probes; a restart waits for PM2. */
-const TIMEOUT_SECONDS: Record<HostScriptName, number> = { snapshot: 60, remediate: 120 };
+const TIMEOUT_SECONDS: Record<HostScript, number> = { snapshot: 60, remediate: 120 };
 
 /** SSM rejects a document whose content exceeds 64 KB. */
 const MAX_DOCUMENT_BYTES = 64 * 1024;
@@ -131,37 +97,35 @@ export interface CommandDocumentContent {
  * with `sh -c <file>`, so the `#!/bin/bash` first line makes the kernel hand the whole file (prelude and script)
  * to bash, which the scripts need (`[[ =~ ]]`, `pipefail`).
  */
-export function preludeLines(parameters: Record<string, { readonly env: string }>, required: readonly string[]): string[] {
+export function preludeLines(inputs: readonly HostInput[]): string[] {
   const lines = ['#!/bin/bash', '# Reflex: map the SSM parameters (ENV_VAR interpolation) to the variables the script reads.'];
-  for (const name of required) {
+  for (const { parameter } of inputs.filter((input) => input.required)) {
     lines.push(
-      `if [ -z "\${SSM_${name}+x}" ]; then echo "reflex: SSM_${name} is not set: this document needs SSM Agent ${MIN_AGENT_VERSION} or later" >&2; exit 2; fi`,
+      `if [ -z "\${SSM_${parameter}+x}" ]; then echo "reflex: SSM_${parameter} is not set: this document needs SSM Agent ${MIN_AGENT_VERSION} or later" >&2; exit 2; fi`,
     );
   }
-  for (const [name, { env }] of Object.entries(parameters)) {
-    lines.push(`export ${env}="$SSM_${name}"`);
+  for (const { parameter, env } of inputs) {
+    lines.push(`export ${env}="$SSM_${parameter}"`);
   }
   lines.push('# The host script, embedded verbatim from functions/host/.');
   return lines;
 }
 
-/** Builds one document from its parameter map and its script text. Throws DocumentBuildError on bad input. */
-export function buildCommandDocument(script: HostScriptName, scriptText: string): CommandDocumentContent {
-  const map = script === 'snapshot' ? SNAPSHOT_PARAMETERS : REMEDIATE_PARAMETERS;
-  const specs: Record<string, ParameterSpec> = script === 'snapshot' ? SNAPSHOT_SPECS : REMEDIATE_SPECS;
+/** The parameter as the document declares it: a required one has no default, so SSM refuses a command without it. */
+function documentParameter(input: HostInput): DocumentParameter {
+  const pattern = portablePattern(input.pattern.source);
+  return input.required
+    ? { type: 'String', description: input.description, allowedPattern: pattern, interpolationType: 'ENV_VAR' }
+    : { type: 'String', description: input.description, allowedPattern: optionalPattern(pattern), interpolationType: 'ENV_VAR', default: '' };
+}
+
+/** Builds one document from the script's inputs and its text. Throws DocumentBuildError on bad input. */
+export function buildCommandDocument(script: HostScript, scriptText: string): CommandDocumentContent {
   if (scriptText.includes('{{')) {
     throw new DocumentBuildError(`functions/host/${script}.sh: contains "{{", which SSM would read as a parameter reference`);
   }
-  const parameters: Record<string, DocumentParameter> = {};
-  for (const name of Object.keys(map)) {
-    const spec = specs[name];
-    if (!spec) throw new DocumentBuildError(`${script} document: no pattern for parameter ${name}`);
-    const pattern = portablePattern(spec.pattern);
-    parameters[name] = spec.required
-      ? { type: 'String', description: spec.description, allowedPattern: pattern, interpolationType: 'ENV_VAR' }
-      : { type: 'String', description: spec.description, allowedPattern: optionalPattern(pattern), interpolationType: 'ENV_VAR', default: '' };
-  }
-  const required = Object.keys(specs).filter((name) => specs[name]?.required);
+  const inputs = inputsOf(script).map(([, input]) => input);
+  const parameters = Object.fromEntries(inputs.map((input) => [input.parameter, documentParameter(input)]));
   const content: CommandDocumentContent = {
     schemaVersion: '2.2',
     description: `Reflex ${script}: runs functions/host/${script}.sh as root. Inputs are validated by allowedPattern and reach the script as environment variables only.`,
@@ -172,7 +136,7 @@ export function buildCommandDocument(script: HostScriptName, scriptText: string)
         name: script,
         precondition: { StringEquals: ['platformType', 'Linux'] },
         inputs: {
-          runCommand: [...preludeLines(map, required), ...scriptText.replace(/\n$/, '').split('\n')],
+          runCommand: [...preludeLines(inputs), ...scriptText.replace(/\n$/, '').split('\n')],
           timeoutSeconds: String(TIMEOUT_SECONDS[script]),
         },
       },

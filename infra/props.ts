@@ -5,6 +5,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
+import { WHOLE_NUMBER_SETTINGS } from '../functions/contract/lambda-env.ts';
 import { PATTERNS, describe } from '../functions/core/validate.ts';
 import { AGENT_DEFAULTS } from './cloudwatch-agent.ts';
 import type { ReflexStackProps } from './reflex-stack.ts';
@@ -65,16 +66,12 @@ export const DEFAULTS = {
   periodSeconds: 60,
   datapoints: 1,
   dryRun: false,
-  verifySeconds: 120,
+  verifySeconds: WHOLE_NUMBER_SETTINGS.verifySeconds.default,
   logRetentionDays: 30,
-  maxRestartsPerHour: 3,
-  minMinutesBetweenRestarts: 5,
+  maxRestartsPerHour: WHOLE_NUMBER_SETTINGS.maxRestartsPerHour.default,
+  minMinutesBetweenRestarts: WHOLE_NUMBER_SETTINGS.minMinutesBetweenRestarts.default,
   removalPolicy: 'retain',
 } as const;
-
-/** Lambda's hard limit is 900 s; the responder keeps 60 s above the verification window. */
-export const LAMBDA_MARGIN_SECONDS = 60;
-const MAX_VERIFY_SECONDS = 900 - LAMBDA_MARGIN_SECONDS;
 
 /** The complete ARN of a secret (with the 6-character suffix Secrets Manager adds), so IAM can name it exactly. */
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}$/;
@@ -101,6 +98,12 @@ function optionalPattern(prop: string, value: string | undefined, regex: RegExp,
 function integer(prop: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) fail(prop, `a whole number from ${min} to ${max}`, value);
   return value;
+}
+
+/** A prop that becomes a whole-number variable of the responder: the range its parser accepts. */
+function setting(prop: keyof typeof WHOLE_NUMBER_SETTINGS & keyof typeof DEFAULTS, value: number | undefined): number {
+  const { min, max } = WHOLE_NUMBER_SETTINGS[prop];
+  return integer(prop, value ?? DEFAULTS[prop], min, max);
 }
 
 /** Applies the defaults and checks every prop; throws ReflexPropsError naming the first bad one. */
@@ -142,16 +145,11 @@ export function resolveProps(props: ReflexStackProps = {}): ResolvedReflexProps 
     periodSeconds,
     datapoints,
     dryRun: props.dryRun ?? DEFAULTS.dryRun,
-    verifySeconds: integer('verifySeconds', props.verifySeconds ?? DEFAULTS.verifySeconds, 10, MAX_VERIFY_SECONDS),
+    verifySeconds: setting('verifySeconds', props.verifySeconds),
     logRetention,
     slackSecretArn,
-    maxRestartsPerHour: integer('maxRestartsPerHour', props.maxRestartsPerHour ?? DEFAULTS.maxRestartsPerHour, 0, 100),
-    minMinutesBetweenRestarts: integer(
-      'minMinutesBetweenRestarts',
-      props.minMinutesBetweenRestarts ?? DEFAULTS.minMinutesBetweenRestarts,
-      0,
-      1440,
-    ),
+    maxRestartsPerHour: setting('maxRestartsPerHour', props.maxRestartsPerHour),
+    minMinutesBetweenRestarts: setting('minMinutesBetweenRestarts', props.minMinutesBetweenRestarts),
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
   };
 }

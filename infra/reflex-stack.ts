@@ -20,21 +20,11 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct, IConstruct } from 'constructs';
 import { ALARM_DETAIL_TYPE, ALARM_SOURCE, MANUAL_DETAIL_TYPE, MANUAL_SOURCE } from '../functions/core/trigger.ts';
-import { ENV } from '../functions/responder/env.ts';
+import { ENV, LAMBDA_MARGIN_SECONDS } from '../functions/contract/lambda-env.ts';
+import { GATEWAY_ERROR_PATTERN, METRICS, METRIC_NAMESPACE, SERVICE_NAME } from '../functions/contract/telemetry.ts';
 import { cloudWatchAgentConfigJson, logGroupNames } from './cloudwatch-agent.ts';
 import { buildCommandDocument, readHostScript } from './documents.ts';
-import { LAMBDA_MARGIN_SECONDS, resolveProps, type OptInTag, type ResolvedReflexProps } from './props.ts';
-
-/** CloudWatch namespace of the gateway-error metric and of the responder's EMF metrics. */
-export const METRIC_NAMESPACE = 'Reflex';
-/** The metric the access-log filter publishes. */
-export const GATEWAY_ERRORS_METRIC = 'GatewayErrors';
-/** The responder's outcome metric (EMF, dimension `outcome`), emitted by the handler with Powertools Metrics. */
-export const INCIDENTS_METRIC = 'Incidents';
-/** nginx answers 502 (refused, closed), 504 (upstream timeout) and 503 (no live upstreams, limits). */
-export const GATEWAY_ERROR_PATTERN = '{ ($.status = 502) || ($.status = 503) || ($.status = 504) }';
-/** Powertools service name, shared by the logger and the metrics. */
-export const POWERTOOLS_SERVICE_NAME = 'reflex';
+import { resolveProps, type OptInTag, type ResolvedReflexProps } from './props.ts';
 
 /** Props of {@link ReflexStack}. Every one can also come from CDK context (infra/app.ts, cdk.json). */
 export interface ReflexStackProps extends StackProps {
@@ -125,7 +115,7 @@ export class ReflexStack extends Stack {
       logGroup: accessLogs,
       filterPattern: logs.FilterPattern.literal(GATEWAY_ERROR_PATTERN),
       metricNamespace: METRIC_NAMESPACE,
-      metricName: GATEWAY_ERRORS_METRIC,
+      metricName: METRICS.gatewayErrors,
       metricValue: '1',
       defaultValue: 0,
     });
@@ -229,7 +219,7 @@ export class ReflexStack extends Stack {
       [ENV.slackSecretArn]: slackSecret.secretArn,
       [ENV.maxRestartsPerHour]: String(settings.maxRestartsPerHour),
       [ENV.minMinutesBetweenRestarts]: String(settings.minMinutesBetweenRestarts),
-      POWERTOOLS_SERVICE_NAME,
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
     };
 
@@ -435,8 +425,8 @@ export class ReflexStack extends Stack {
         title: 'Responder outcomes',
         left: [
           new cloudwatch.MathExpression({
-            // A search, because the outcomes (dimension `outcome`) are whatever the handler reports.
-            expression: `SEARCH('Namespace="${METRIC_NAMESPACE}" MetricName="${INCIDENTS_METRIC}"', 'Sum', 300)`,
+            // A search, because the outcomes (dimension OUTCOME_DIMENSION) are whatever the handler reports.
+            expression: `SEARCH('Namespace="${METRIC_NAMESPACE}" MetricName="${METRICS.incidents}"', 'Sum', 300)`,
             usingMetrics: {},
             label: 'Incidents',
             period: Duration.minutes(5),

@@ -1,7 +1,7 @@
 /**
  * `reflex invoke <event.json> [--dry-run]`: runs the Lambda handler on this machine, against the AWS account of the
  * default credential chain (region from AWS_REGION or the profile), with the same configuration variables as the
- * deployed function (REFLEX_APP_NAME, REFLEX_TOPIC_ARN…: functions/responder/env.ts; copy them from
+ * deployed function (REFLEX_APP_NAME, REFLEX_TOPIC_ARN…: functions/contract/lambda-env.ts; copy them from
  * `aws lambda get-function-configuration`). Wiring only: read the event, fake a Lambda context, print the result.
  */
 import { readFile } from 'node:fs/promises';
@@ -10,14 +10,11 @@ import type { Context } from 'aws-lambda';
 import { MANUAL_SOURCE } from '../core/trigger.ts';
 import { InputError } from '../core/validate.ts';
 import { ConfigError, parseConfig } from '../responder/config.ts';
-import { ENV } from '../responder/env.ts';
+import { ENV, LAMBDA_MARGIN_SECONDS } from '../contract/lambda-env.ts';
 import type { ResponderResult } from '../responder/run.ts';
 import type { Io } from './io.ts';
 
 export const INVOKE_USAGE = 'reflex invoke <event.json> [--dry-run]';
-
-/** The stack sizes the Lambda timeout as REFLEX_VERIFY_SECONDS plus this margin (infra/props.ts LAMBDA_MARGIN_SECONDS). */
-const LAMBDA_MARGIN_SECONDS = 60;
 
 /**
  * Runs the handler once on the event in `args[0]`. Exit codes: 0 handled (every incident healthy, recovered or a

@@ -2,6 +2,7 @@
  * Policy: what to do about a diagnosis. Only what a restart can fix is restarted, and never more often than the
  * per-instance budget allows (supervisors such as systemd and Kubernetes bound restarts the same way).
  */
+import { WHOLE_NUMBER_SETTINGS } from '../contract/lambda-env.ts';
 import { probeOk } from './diagnosis/index.ts';
 import type { Decision, Diagnosis, Evidence } from './types.ts';
 import { InputError } from './validate.ts';
@@ -15,7 +16,10 @@ export interface RestartBudget {
 }
 
 /** The safety rules' budget: at most 3 automatic restarts in a rolling hour, at least 5 minutes apart. */
-export const DEFAULT_BUDGET: RestartBudget = { maxRestartsPerHour: 3, minMinutesBetweenRestarts: 5 };
+export const DEFAULT_BUDGET: RestartBudget = {
+  maxRestartsPerHour: WHOLE_NUMBER_SETTINGS.maxRestartsPerHour.default,
+  minMinutesBetweenRestarts: WHOLE_NUMBER_SETTINGS.minMinutesBetweenRestarts.default,
+};
 
 /** A decision, and when an action was wanted but the budget refused it, which limit refused it. */
 export interface PolicyDecision extends Decision {

@@ -3,7 +3,7 @@
  * variable fails the cold start with its name, not the third incident.
  */
 import { PATTERNS } from '../core/validate.ts';
-import { ENV } from './env.ts';
+import { ENV, WHOLE_NUMBER_SETTINGS } from '../contract/lambda-env.ts';
 
 export interface ResponderConfig {
   readonly appName: string;
@@ -44,7 +44,9 @@ export function parseConfig(env: Record<string, string | undefined>): ResponderC
     return value;
   };
   const optional = (name: string, pattern: RegExp): string | undefined => (env[name] ? required(name, pattern) : undefined);
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
+  const integer = (key: keyof typeof WHOLE_NUMBER_SETTINGS): number => {
+    const name = ENV[key];
+    const { default: fallback, min, max } = WHOLE_NUMBER_SETTINGS[key];
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
@@ -74,7 +76,7 @@ export function parseConfig(env: Record<string, string | undefined>): ResponderC
     documents: { snapshot: required(ENV.snapshotDocument, NAME), remediate: required(ENV.remediateDocument, NAME) },
     topicArn: required(ENV.topicArn, ARN),
     alarmName: required(ENV.alarmName, /^[^\u0000-\u001f]{1,255}$/),
-    windowSeconds: integer(ENV.windowSeconds, 300, 60, 86_400),
+    windowSeconds: integer('windowSeconds'),
     logGroups: {
       access: required(ENV.accessLogGroup, NAME),
       error: required(ENV.errorLogGroup, NAME),
@@ -82,12 +84,12 @@ export function parseConfig(env: Record<string, string | undefined>): ResponderC
       kernel: required(ENV.kernelLogGroup, NAME),
     },
     dryRun: dryRun === 'true',
-    verifySeconds: integer(ENV.verifySeconds, 120, 10, 840),
+    verifySeconds: integer('verifySeconds'),
     ...(tableName && { tableName }),
     ...(slackSecretArn && { slackSecretArn }),
     budget: {
-      maxRestartsPerHour: integer(ENV.maxRestartsPerHour, 3, 0, 100),
-      minMinutesBetweenRestarts: integer(ENV.minMinutesBetweenRestarts, 5, 0, 1440),
+      maxRestartsPerHour: integer('maxRestartsPerHour'),
+      minMinutesBetweenRestarts: integer('minMinutesBetweenRestarts'),
     },
   };
 }

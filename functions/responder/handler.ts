@@ -18,12 +18,13 @@ import { DynamoDbStateStore } from '../adapters/aws/dynamodb-state-store.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import { SsmHostRunner } from '../adapters/aws/ssm-runner.ts';
 import { loadSlackSecret, type SlackConfig } from '../adapters/slack/secrets.ts';
+import { METRICS, METRIC_NAMESPACE, OUTCOME_DIMENSION, SERVICE_NAME } from '../contract/telemetry.ts';
 import { parseConfig } from './config.ts';
 import { handleEvent, type ResponderResult } from './run.ts';
 
-const logger = new Logger({ serviceName: 'reflex' });
+const logger = new Logger({ serviceName: SERVICE_NAME });
 // Metrics' own warnings (e.g. nothing to publish for an ignored event) go through the structured logger, not raw stdout.
-const metrics = new Metrics({ namespace: 'Reflex', serviceName: 'reflex', logger });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME, logger });
 const config = parseConfig(process.env);
 
 const logsClient = new CloudWatchLogsClient({});
@@ -73,13 +74,13 @@ async function respondToEvent(event: unknown, context: Context): Promise<Respond
     remainingMs: () => context.getRemainingTimeInMillis(),
   });
   // One datapoint per event, so the dashboard shows what arrives (and Powertools always has a metric to flush).
-  metrics.addMetric('Events', MetricUnit.Count, 1);
+  metrics.addMetric(METRICS.events, MetricUnit.Count, 1);
   if (result.status === 'handled') {
     for (const incident of result.incidents) {
       logger.info('incident', { ...incident });
       const metric = metrics.singleMetric();
-      metric.addDimension('outcome', incident.outcome);
-      metric.addMetric('Incidents', MetricUnit.Count, 1);
+      metric.addDimension(OUTCOME_DIMENSION, incident.outcome);
+      metric.addMetric(METRICS.incidents, MetricUnit.Count, 1);
     }
   } else {
     logger.info('no incident', { status: result.status });

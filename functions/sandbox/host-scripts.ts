@@ -4,6 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { hostVariables } from '../contract/host-inputs.ts';
 import type { CommandResult, HostProfile } from './sandbox.ts';
 
 const HOST_DIR = fileURLToPath(new URL('../host/', import.meta.url));
@@ -13,17 +14,17 @@ const HOST_DIR = fileURLToPath(new URL('../host/', import.meta.url));
  * A variable the profile has no value for is left out, as the Lambda leaves it out: the scripts then work it out.
  */
 export function profileVariables(profile: HostProfile): Record<string, string> {
-  return {
-    REFLEX_APP: profile.app,
-    REFLEX_PM2_HOME: profile.pm2.home,
-    ...(profile.pm2.user ? { REFLEX_PM2_USER: profile.pm2.user } : {}),
-    ...(profile.pm2.ecosystem ? { REFLEX_ECOSYSTEM: profile.pm2.ecosystem } : {}),
-    REFLEX_HEALTH_URL: profile.healthUrl,
-    ...(profile.upstream ? { REFLEX_UPSTREAM: profile.upstream } : {}),
-    REFLEX_NGINX_CONFIG: profile.nginx.config,
-    REFLEX_NGINX_ERROR_LOG: profile.nginx.errorLog,
-    ...(profile.kernelLog ? { REFLEX_KERNEL_LOG: profile.kernelLog } : {}),
-  };
+  return hostVariables({
+    app: profile.app,
+    pm2Home: profile.pm2.home,
+    pm2User: profile.pm2.user,
+    ecosystem: profile.pm2.ecosystem,
+    healthUrl: profile.healthUrl,
+    upstream: profile.upstream,
+    nginxConfig: profile.nginx.config,
+    nginxErrorLog: profile.nginx.errorLog,
+    kernelLog: profile.kernelLog,
+  });
 }
 
 /**

@@ -10,12 +10,8 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  CloudWatchLogSource,
-  GATEWAY_ERROR_PATTERN,
-  OOM_KILL_PATTERN,
-  findAffectedInstances,
-} from '../../functions/adapters/aws/cloudwatch-logs.ts';
+import { CloudWatchLogSource, OOM_KILL_PATTERN, findAffectedInstances } from '../../functions/adapters/aws/cloudwatch-logs.ts';
+import { GATEWAY_ERROR_PATTERN } from '../../functions/contract/telemetry.ts';
 import { LogQueryError } from '../../functions/adapters/aws/errors.ts';
 import type { Clock } from '../../functions/core/ports.ts';
 import { InputError } from '../../functions/core/validate.ts';

@@ -16,9 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SnsNotifier } from '../../functions/adapters/aws/sns-notifier.ts';
 import { parseConfig } from '../../functions/responder/config.ts';
-import { ENV } from '../../functions/responder/env.ts';
+import { ENV, LAMBDA_MARGIN_SECONDS } from '../../functions/contract/lambda-env.ts';
 import { handleEvent, type ResponderResult } from '../../functions/responder/run.ts';
-import { LAMBDA_MARGIN_SECONDS } from '../../infra/props.ts';
 import { describeEnvironment, environmentLines, loadAverageNow } from './lib/environment.ts';
 import {
   DEFAULT_LATENCIES,

@@ -25,7 +25,7 @@ import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { localContext } from '../../functions/cli/invoke.ts';
-import { ENV } from '../../functions/responder/env.ts';
+import { ENV } from '../../functions/contract/lambda-env.ts';
 import type { ResponderResult } from '../../functions/responder/run.ts';
 import { AGENT_PATH, startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
 import { startAwsEmulator, type AwsEmulator } from '../helpers/aws-emulator.ts';

@@ -1,8 +1,8 @@
 /**
  * The responder's Lambda environment for tests: what the CDK stack sets for an app `web` behind the alarm
- * `reflex-web-gateway-errors`, by the variable names of functions/responder/env.ts.
+ * `reflex-web-gateway-errors`, by the variable names of functions/contract/lambda-env.ts.
  */
-import { ENV } from '../../functions/responder/env.ts';
+import { ENV } from '../../functions/contract/lambda-env.ts';
 
 /** The SNS topic the responder reports to. */
 export const TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:reflex-web';

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REMEDIATE_PARAMETERS } from '../../functions/adapters/aws/ssm-documents.ts';
+import { REMEDIATE_PARAMETERS } from '../../functions/contract/host-inputs.ts';
 import { PATTERN_SOURCES, PATTERNS } from '../../functions/core/validate.ts';
 import {
   DocumentBuildError,

@@ -5,12 +5,13 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REMEDIATE_PARAMETERS, SNAPSHOT_PARAMETERS } from '../../functions/adapters/aws/ssm-documents.ts';
+import { REMEDIATE_PARAMETERS, SNAPSHOT_PARAMETERS } from '../../functions/contract/host-inputs.ts';
 import { PATTERN_SOURCES } from '../../functions/core/validate.ts';
-import { ENV } from '../../functions/responder/env.ts';
+import { ENV } from '../../functions/contract/lambda-env.ts';
+import { GATEWAY_ERROR_PATTERN } from '../../functions/contract/telemetry.ts';
 import { hostScriptPath } from '../../infra/documents.ts';
 import { ReflexPropsError } from '../../infra/props.ts';
-import { GATEWAY_ERROR_PATTERN, ReflexStack, type ReflexStackProps } from '../../infra/reflex-stack.ts';
+import { ReflexStack, type ReflexStackProps } from '../../infra/reflex-stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
 type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown; Effect: string };
@@ -156,7 +157,7 @@ describe('ReflexStack responder', () => {
     });
   });
 
-  it('sets every variable named in functions/responder/env.ts, and only those plus Powertools', () => {
+  it('sets every variable named in functions/contract/lambda-env.ts, and only those plus Powertools', () => {
     const [fn] = resourcesOf(defaults.template, 'AWS::Lambda::Function');
     const variables = fn?.Properties.Environment.Variables as Record<string, unknown>;
     expect(Object.keys(variables).sort()).toEqual(

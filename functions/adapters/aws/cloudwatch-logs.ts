@@ -12,11 +12,10 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import type { LogBundle } from '../../core/types.ts';
 import type { Clock, LogSource, LogWindow } from '../../core/ports.ts';
+import { GATEWAY_ERROR_PATTERN } from '../../contract/telemetry.ts';
 import { InputError, PATTERNS, checkPattern } from '../../core/validate.ts';
 import { LogQueryError, awsErrorName, isAccessDenied, isThrottling } from './errors.ts';
 
-/** Keeps only nginx gateway errors; `$status` is logged unquoted, so the comparison is numeric. */
-export const GATEWAY_ERROR_PATTERN = '{ ($.status = 502) || ($.status = 503) || ($.status = 504) }';
 /** Keeps only kernel OOM kills (`Out of memory: Killed process 111337 (node) …`). */
 export const OOM_KILL_PATTERN = '"Killed process"';
 

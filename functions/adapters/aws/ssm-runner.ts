@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import type { HostParams, HostRunResult, HostRunner, HostScript } from '../../core/ports.ts';
 import { InputError, PATTERNS, checkPattern } from '../../core/validate.ts';
-import { REMEDIATE_PARAMETERS, SNAPSHOT_PARAMETERS } from './ssm-documents.ts';
+import { inputsOf } from '../../contract/host-inputs.ts';
 import { awsErrorName, isAccessDenied, isThrottling } from './errors.ts';
 
 /** The SSM agent cuts stdout at 24,000 characters and ends it with this marker. */
@@ -37,21 +37,6 @@ export interface SsmHostRunnerOptions {
   /** @default 10 */
   readonly maxDelaySeconds?: number;
 }
-
-/** Field → pattern for every HostParams value a document receives; the documents repeat them as allowedPattern. */
-const PARAM_PATTERNS: Record<keyof HostParams, { pattern: RegExp; what: string }> = {
-  app: { pattern: PATTERNS.app, what: 'a PM2 app name ([A-Za-z0-9._-], 1 to 64 characters)' },
-  pm2User: { pattern: PATTERNS.pm2User, what: 'a Linux user name' },
-  pm2Home: { pattern: PATTERNS.absPath, what: 'an absolute path' },
-  healthUrl: { pattern: PATTERNS.url, what: 'an http(s) URL' },
-  upstream: { pattern: PATTERNS.url, what: 'an http(s) URL' },
-  nginxConfig: { pattern: PATTERNS.absPath, what: 'an absolute path' },
-  nginxErrorLog: { pattern: PATTERNS.absPath, what: 'an absolute path' },
-  kernelLog: { pattern: PATTERNS.absPath, what: 'an absolute path' },
-  sections: { pattern: /^(full|probe)$/, what: '"full" or "probe"' },
-  action: { pattern: /^(restart|start)$/, what: '"restart" or "start"' },
-  ecosystem: { pattern: PATTERNS.absPath, what: 'an absolute path' },
-};
 
 /** Runs `snapshot` or `remediate` on one instance through SSM Run Command and waits for its result. */
 export class SsmHostRunner implements HostRunner {
@@ -139,17 +124,14 @@ export class SsmHostRunner implements HostRunner {
 
 /** HostParams → the document's parameters, each a one-element list; a missing optional value is sent empty. */
 function documentParameters(script: HostScript, params: HostParams): Record<string, string[]> {
-  const spec: Record<string, { readonly field: keyof HostParams }> = script === 'snapshot' ? SNAPSHOT_PARAMETERS : REMEDIATE_PARAMETERS;
   const parameters: Record<string, string[]> = {};
-  for (const [name, { field }] of Object.entries(spec)) {
+  for (const [field, input] of inputsOf(script)) {
     const value = params[field];
-    if (value !== undefined && value !== '') {
-      const { pattern, what } = PARAM_PATTERNS[field];
-      checkPattern(`params.${field}`, value, pattern, what);
-    } else if (field === 'app') {
-      checkPattern('params.app', value, PATTERNS.app, PARAM_PATTERNS.app.what);
+    // A required input is checked even when missing: the call would fail anyway, and this names the field.
+    if ((value !== undefined && value !== '') || input.required) {
+      checkPattern(`params.${field}`, value, input.pattern, input.shape);
     }
-    parameters[name] = [value ?? ''];
+    parameters[input.parameter] = [value ?? ''];
   }
   return parameters;
 }

@@ -5,24 +5,10 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { HostParams, HostRunResult, HostRunner, HostScript } from '../../core/ports.ts';
-import { PATTERNS, checkPattern } from '../../core/validate.ts';
+import { checkPattern } from '../../core/validate.ts';
+import { HOST_INPUTS, hostVariables } from '../../contract/host-inputs.ts';
 
 const SCRIPTS_DIR = fileURLToPath(new URL('../../host/', import.meta.url));
-
-/** HostParams field → host script variable, with the pattern it must match. */
-const VARIABLES: Record<keyof HostParams, { env: string; pattern: RegExp; what: string }> = {
-  app: { env: 'REFLEX_APP', pattern: PATTERNS.app, what: 'a PM2 app name' },
-  pm2Home: { env: 'REFLEX_PM2_HOME', pattern: PATTERNS.absPath, what: 'an absolute path' },
-  pm2User: { env: 'REFLEX_PM2_USER', pattern: PATTERNS.pm2User, what: 'a Unix user name' },
-  healthUrl: { env: 'REFLEX_HEALTH_URL', pattern: PATTERNS.url, what: 'an http(s) URL' },
-  upstream: { env: 'REFLEX_UPSTREAM', pattern: PATTERNS.url, what: 'an http(s) URL' },
-  nginxConfig: { env: 'REFLEX_NGINX_CONFIG', pattern: PATTERNS.absPath, what: 'an absolute path' },
-  nginxErrorLog: { env: 'REFLEX_NGINX_ERROR_LOG', pattern: PATTERNS.absPath, what: 'an absolute path' },
-  kernelLog: { env: 'REFLEX_KERNEL_LOG', pattern: PATTERNS.absPath, what: 'an absolute path' },
-  sections: { env: 'REFLEX_SECTIONS', pattern: /^(full|probe)$/, what: '"full" or "probe"' },
-  action: { env: 'REFLEX_ACTION', pattern: /^(restart|start)$/, what: '"restart" or "start"' },
-  ecosystem: { env: 'REFLEX_ECOSYSTEM', pattern: PATTERNS.absPath, what: 'an absolute path' },
-};
 
 export interface LocalHostRunnerOptions {
   /** Environment the scripts inherit (PATH must reach `pm2` and `node`). Default: this process's. */
@@ -74,11 +60,8 @@ export class LocalHostRunner implements HostRunner {
 
 /** Validates and maps HostParams to the scripts' environment variables. */
 export function toEnv(params: HostParams): Record<string, string> {
-  const env: Record<string, string> = {};
   for (const [field, value] of Object.entries(params) as [keyof HostParams, string | undefined][]) {
-    if (value === undefined) continue;
-    const variable = VARIABLES[field];
-    env[variable.env] = checkPattern(field, value, variable.pattern, variable.what);
+    if (value !== undefined) checkPattern(field, value, HOST_INPUTS[field].pattern, HOST_INPUTS[field].shape);
   }
-  return env;
+  return hostVariables(params);
 }

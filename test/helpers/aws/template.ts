@@ -8,7 +8,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { propsFromContext } from '../../../infra/props.ts';
 import { ReflexStack, type ReflexStackProps } from '../../../infra/reflex-stack.ts';
-import { ENV } from '../../../functions/responder/env.ts';
+import { ENV } from '../../../functions/contract/lambda-env.ts';
 
 /** The account and region the emulated deployment lives in. */
 export const ACCOUNT = '123456789012';

@@ -13,7 +13,7 @@ import { GetCommandInvocationCommand, InvalidInstanceId, SendCommandCommand, SSM
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Io } from '../../../functions/cli/io.ts';
-import { ENV } from '../../../functions/responder/env.ts';
+import { ENV } from '../../../functions/contract/lambda-env.ts';
 import { responderEnv } from '../../helpers/responder-env.ts';
 
 const ssm = mockClient(SSMClient);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../functions/responder/config.ts';
-import { ENV } from '../../../functions/responder/env.ts';
+import { ENV } from '../../../functions/contract/lambda-env.ts';
 
 const env = {
   [ENV.appName]: 'web',

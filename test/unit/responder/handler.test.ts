@@ -31,7 +31,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ResponderResult } from '../../../functions/responder/run.ts';
-import { ENV } from '../../../functions/responder/env.ts';
+import { ENV } from '../../../functions/contract/lambda-env.ts';
 import { ALARM_NAME, QUIET_POWERTOOLS, responderEnv, TOPIC_ARN } from '../../helpers/responder-env.ts';
 
 const ssm = mockClient(SSMClient);

@@ -21,7 +21,7 @@ import { SnsNotifier } from '../../../functions/adapters/aws/sns-notifier.ts';
 import type { Clock, CoreLogger, HostParams, HostRunResult, HostRunner, HostScript, IncidentStore, LogSource } from '../../../functions/core/ports.ts';
 import { investigate, remediate } from '../../../functions/core/respond.ts';
 import { parseConfig, type ResponderConfig } from '../../../functions/responder/config.ts';
-import { ENV } from '../../../functions/responder/env.ts';
+import { ENV } from '../../../functions/contract/lambda-env.ts';
 import { handleEvent, targetFor, type ResponderDeps, type ResponderResult } from '../../../functions/responder/run.ts';
 import { startDynalite, type Dynalite } from '../../helpers/dynalite.ts';
 import { ALARM_NAME, QUIET_POWERTOOLS, responderEnv, TOPIC_ARN } from '../../helpers/responder-env.ts';

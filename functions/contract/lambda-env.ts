@@ -1,7 +1,10 @@
 /**
- * Names of the Lambda's environment variables, defined once: the handler's config parser and the CDK stack
- * both import them, and the infra tests pin them.
+ * The responder Lambda's environment, defined once: the variable names, and for the numeric ones their default and
+ * range. The handler's config parser and the CDK stack both import them, the core's restart budget takes its
+ * defaults from here, and the infra tests pin them.
  */
+
+/** Names of the Lambda's environment variables. */
 export const ENV = {
   /** PM2 app name on the instances. */
   appName: 'REFLEX_APP_NAME',
@@ -39,3 +42,25 @@ export const ENV = {
   maxRestartsPerHour: 'REFLEX_MAX_RESTARTS_PER_HOUR',
   minMinutesBetweenRestarts: 'REFLEX_MIN_MINUTES_BETWEEN_RESTARTS',
 } as const;
+
+/** Lambda's hard limit on a function's timeout, seconds. */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+/** The responder's timeout is its verification window plus this margin, for the snapshot, the decision and the report. */
+export const LAMBDA_MARGIN_SECONDS = 60;
+
+/** A whole-number setting: its value when the variable is unset, and the range a set value must fall in. */
+export interface WholeNumberSetting {
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** The whole-number variables of ENV, by the same keys. The stack props accept the same ranges. */
+export const WHOLE_NUMBER_SETTINGS = {
+  windowSeconds: { default: 300, min: 60, max: 86_400 },
+  verifySeconds: { default: 120, min: 10, max: LAMBDA_MAX_TIMEOUT_SECONDS - LAMBDA_MARGIN_SECONDS },
+  /** The restart budget: at most 3 automatic restarts of one instance in a rolling hour… */
+  maxRestartsPerHour: { default: 3, min: 0, max: 100 },
+  /** …and at least 5 minutes between two of them. */
+  minMinutesBetweenRestarts: { default: 5, min: 0, max: 1440 },
+} as const satisfies Partial<Record<keyof typeof ENV, WholeNumberSetting>>;
