@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { App, RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
-import { CONTEXT_KEYS, DEFAULTS, ReflexPropsError, propsFromContext, resolveProps } from '../../infra/props.ts';
-import type { ReflexStackProps } from '../../infra/reflex-stack.ts';
+import { CONTEXT_KEYS, DEFAULTS, ReflexPropsError, propsFromContext, resolveProps, type ReflexStackProps } from '../../infra/props.ts';
 
 describe('resolveProps', () => {
   it('applies the documented defaults', () => {
