@@ -5,7 +5,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { hostVariables } from '../contract/host-inputs.ts';
-import type { CommandResult, HostProfile } from './sandbox.ts';
+import type { HostProfile } from '../core/profile.ts';
+import type { CommandResult } from './processes.ts';
 
 const HOST_DIR = fileURLToPath(new URL('../host/', import.meta.url));
 
