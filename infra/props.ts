@@ -2,13 +2,12 @@
  * Reflex stack props: defaults, validation at synth, and reading them from CDK context (`-c appName=…`).
  * A bad value fails `cdk synth` with one error naming the prop, before anything reaches CloudFormation.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
 import { WHOLE_NUMBER_SETTINGS } from '../functions/contract/lambda-env.ts';
 import { PATTERNS, describe } from '../functions/core/validate.ts';
 import { AGENT_DEFAULTS } from './cloudwatch-agent.ts';
-import type { ReflexStackProps } from './reflex-stack.ts';
 
 /** A prop (or context value) is invalid. The message names it. */
 export class ReflexPropsError extends Error {
@@ -26,6 +25,59 @@ export class ReflexPropsError extends Error {
 export interface OptInTag {
   readonly key: string;
   readonly value: string;
+}
+
+/** Props of the ReflexStack (infra/reflex-stack.ts). Every one can also come from CDK context (infra/app.ts, cdk.json). */
+export interface ReflexStackProps extends StackProps {
+  /** The PM2 app name on the instances; also names the log groups, the alarm and the agent parameter. @default 'web' */
+  readonly appName?: string;
+  /** The OS user that owns PM2 on the instances (SSM runs as root and switches to it). @default 'ubuntu' */
+  readonly pm2User?: string;
+  /** PM2_HOME on the instances. @default - the PM2 user's ~/.pm2 */
+  readonly pm2Home?: string;
+  /** Ecosystem file used to `pm2 start` the app when it is missing from PM2. @default - PM2's saved list (`pm2 save`) */
+  readonly ecosystemPath?: string;
+  /** The URL probed through nginx on the instance. @default 'http://127.0.0.1/' */
+  readonly healthUrl?: string;
+  /** The app's own address on the instance. @default - what nginx proxies to */
+  readonly upstream?: string;
+  /** nginx config the snapshot reads proxy directives from (after `nginx -T`). @default '/etc/nginx/nginx.conf' */
+  readonly nginxConfig?: string;
+  /** nginx error log on the instances. @default '/var/log/nginx/error.log' */
+  readonly nginxErrorLog?: string;
+  /** Kernel log file the agent ships (Amazon Linux 2: '/var/log/messages'). @default '/var/log/kern.log' */
+  readonly kernelLog?: string;
+  /** Reflex runs commands only on instances carrying this tag. @default { key: 'reflex:managed', value: 'true' } */
+  readonly optInTag?: OptInTag;
+  /** Gateway errors (502/503/504) per period that raise the alarm. @default 5 */
+  readonly threshold?: number;
+  /** Alarm period, a multiple of 60 seconds. @default 60 */
+  readonly periodSeconds?: number;
+  /** Breaching periods (out of as many evaluated) that raise the alarm. @default 1 */
+  readonly datapoints?: number;
+  /** Diagnose and report, never restart. @default false */
+  readonly dryRun?: boolean;
+  /** How long the responder polls for recovery after acting; the Lambda timeout adds 60 s. At most 840. @default 120 */
+  readonly verifySeconds?: number;
+  /** Retention of every Reflex log group. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Complete ARN of an existing Secrets Manager secret holding `{"webhookUrl": …}` or `{"botToken": …, "channel": …}`.
+   * Without it the stack creates a secret holding `{}` (Slack off) for you to fill in the console or with
+   * `aws secretsmanager put-secret-value`. Secrets encrypted with a customer key also need kms:Decrypt.
+   * @default - a new secret holding `{}`
+   */
+  readonly slackSecretArn?: string;
+  /** Automatic restarts per instance in a rolling hour; past it Reflex escalates without acting. @default 3 */
+  readonly maxRestartsPerHour?: number;
+  /** Minimum minutes between two automatic restarts of one instance. @default 5 */
+  readonly minMinutesBetweenRestarts?: number;
+  /**
+   * What `cdk destroy` does with the data: the log groups (incident evidence), the state table and a created
+   * Slack secret. RETAIN keeps them, so a redeploy with the same appName must delete or import the log groups first.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** Every prop with its default applied and checked. Optional paths stay `''`: "the script's default". */

@@ -1,10 +1,11 @@
 /**
  * The Reflex stack: host log groups and the gateway-error alarm, the EventBridge rules that invoke the responder,
  * the responder Lambda and everything it touches (SSM documents, topic, table, Slack secret), a dashboard, and the
- * CloudWatch agent configuration a fleet installs.
+ * CloudWatch agent configuration a fleet installs. Its props are in props.ts, the responder's IAM statements in
+ * responder-permissions.ts, the dashboard in dashboard.ts and the SSM documents in documents.ts.
  */
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -18,66 +19,16 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import type { Construct, IConstruct } from 'constructs';
-import { ALARM_DETAIL_TYPE, ALARM_SOURCE, MANUAL_DETAIL_TYPE, MANUAL_SOURCE } from '../functions/core/trigger.ts';
+import type { Construct } from 'constructs';
 import { ENV, LAMBDA_MARGIN_SECONDS } from '../functions/contract/lambda-env.ts';
 import { GATEWAY_ERROR_PATTERN, METRICS, METRIC_NAMESPACE, SERVICE_NAME } from '../functions/contract/telemetry.ts';
+import { ALARM_DETAIL_TYPE, ALARM_SOURCE, MANUAL_DETAIL_TYPE, MANUAL_SOURCE } from '../functions/core/trigger.ts';
 import { cloudWatchAgentConfigJson, logGroupNames } from './cloudwatch-agent.ts';
+import { addDashboard } from './dashboard.ts';
 import { buildCommandDocument, readHostScript } from './documents.ts';
-import { resolveProps, type OptInTag, type ResolvedReflexProps } from './props.ts';
-
-/** Props of {@link ReflexStack}. Every one can also come from CDK context (infra/app.ts, cdk.json). */
-export interface ReflexStackProps extends StackProps {
-  /** The PM2 app name on the instances; also names the log groups, the alarm and the agent parameter. @default 'web' */
-  readonly appName?: string;
-  /** The OS user that owns PM2 on the instances (SSM runs as root and switches to it). @default 'ubuntu' */
-  readonly pm2User?: string;
-  /** PM2_HOME on the instances. @default - the PM2 user's ~/.pm2 */
-  readonly pm2Home?: string;
-  /** Ecosystem file used to `pm2 start` the app when it is missing from PM2. @default - PM2's saved list (`pm2 save`) */
-  readonly ecosystemPath?: string;
-  /** The URL probed through nginx on the instance. @default 'http://127.0.0.1/' */
-  readonly healthUrl?: string;
-  /** The app's own address on the instance. @default - what nginx proxies to */
-  readonly upstream?: string;
-  /** nginx config the snapshot reads proxy directives from (after `nginx -T`). @default '/etc/nginx/nginx.conf' */
-  readonly nginxConfig?: string;
-  /** nginx error log on the instances. @default '/var/log/nginx/error.log' */
-  readonly nginxErrorLog?: string;
-  /** Kernel log file the agent ships (Amazon Linux 2: '/var/log/messages'). @default '/var/log/kern.log' */
-  readonly kernelLog?: string;
-  /** Reflex runs commands only on instances carrying this tag. @default { key: 'reflex:managed', value: 'true' } */
-  readonly optInTag?: OptInTag;
-  /** Gateway errors (502/503/504) per period that raise the alarm. @default 5 */
-  readonly threshold?: number;
-  /** Alarm period, a multiple of 60 seconds. @default 60 */
-  readonly periodSeconds?: number;
-  /** Breaching periods (out of as many evaluated) that raise the alarm. @default 1 */
-  readonly datapoints?: number;
-  /** Diagnose and report, never restart. @default false */
-  readonly dryRun?: boolean;
-  /** How long the responder polls for recovery after acting; the Lambda timeout adds 60 s. At most 840. @default 120 */
-  readonly verifySeconds?: number;
-  /** Retention of every Reflex log group. @default RetentionDays.ONE_MONTH */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * Complete ARN of an existing Secrets Manager secret holding `{"webhookUrl": …}` or `{"botToken": …, "channel": …}`.
-   * Without it the stack creates a secret holding `{}` (Slack off) for you to fill in the console or with
-   * `aws secretsmanager put-secret-value`. Secrets encrypted with a customer key also need kms:Decrypt.
-   * @default - a new secret holding `{}`
-   */
-  readonly slackSecretArn?: string;
-  /** Automatic restarts per instance in a rolling hour; past it Reflex escalates without acting. @default 3 */
-  readonly maxRestartsPerHour?: number;
-  /** Minimum minutes between two automatic restarts of one instance. @default 5 */
-  readonly minMinutesBetweenRestarts?: number;
-  /**
-   * What `cdk destroy` does with the data: the log groups (incident evidence), the state table and a created
-   * Slack secret. RETAIN keeps them, so a redeploy with the same appName must delete or import the log groups first.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-}
+import { acknowledge } from './nag.ts';
+import { resolveProps, type ReflexStackProps, type ResolvedReflexProps } from './props.ts';
+import { grantResponder } from './responder-permissions.ts';
 
 /** The responder stack. Props are validated at synth: a bad one throws ReflexPropsError naming it. */
 export class ReflexStack extends Stack {
@@ -186,11 +137,13 @@ export class ReflexStack extends Stack {
       description: 'Reflex responder: least privilege, no managed policies.',
     });
     responderLogs.grantWrite(role);
-    this.grantResponder(role, {
+    grantResponder(role, {
       documents: [snapshotDocument, remediateDocument],
       optInTag: settings.optInTag,
       logGroups: hostLogGroups,
       slackSecret,
+      topic: this.topic,
+      table: this.table,
     });
 
     const windowSeconds = settings.periodSeconds * settings.datapoints;
@@ -297,7 +250,7 @@ export class ReflexStack extends Stack {
       tier: ssm.ParameterTier.STANDARD,
     });
 
-    this.addDashboard(settings.appName, gatewayErrors, accessLogs, deadLetters);
+    addDashboard(this, { appName: settings.appName, gatewayErrors, alarm: this.alarm, accessLogs, responder: this.responder, deadLetters });
 
     new CfnOutput(this, 'ResponderFunctionName', { value: this.responder.functionName, description: 'For aws lambda invoke with a file from events/.' });
     new CfnOutput(this, 'TopicArn', { value: this.topic.topicArn, description: 'Subscribe email or Amazon Q Developer in chat here.' });
@@ -322,133 +275,6 @@ export class ReflexStack extends Stack {
     );
     return secret;
   }
-
-  /** The responder's permissions: only what the incident flow uses, on only Reflex's resources. */
-  private grantResponder(
-    role: iam.Role,
-    scope: {
-      readonly documents: readonly ssm.CfnDocument[];
-      readonly optInTag: OptInTag;
-      readonly logGroups: readonly logs.LogGroup[];
-      readonly slackSecret: secretsmanager.ISecret;
-    },
-  ): void {
-    const stack = Stack.of(this);
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'SendCommandReflexDocuments',
-        actions: ['ssm:SendCommand'],
-        resources: scope.documents.map((document) =>
-          stack.formatArn({ service: 'ssm', resource: 'document', resourceName: document.ref }),
-        ),
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'SendCommandOptedInInstances',
-        actions: ['ssm:SendCommand'],
-        resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
-        conditions: { StringEquals: { [`ssm:resourceTag/${scope.optInTag.key}`]: scope.optInTag.value } },
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadCommandResults',
-        actions: ['ssm:GetCommandInvocation', 'ssm:ListCommandInvocations'],
-        resources: ['*'],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'QueryHostLogs',
-        actions: ['logs:StartQuery', 'logs:FilterLogEvents', 'logs:GetLogEvents'],
-        resources: scope.logGroups.map((group) => group.logGroupArn),
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadQueryResults',
-        actions: ['logs:GetQueryResults', 'logs:StopQuery'],
-        resources: ['*'],
-      }),
-    );
-    this.topic.grantPublish(role);
-    this.table.grant(role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query');
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadSlackSecret',
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [scope.slackSecret.secretArn],
-      }),
-    );
-
-    const policy = role.node.tryFindChild('DefaultPolicy');
-    if (!policy) return;
-    acknowledge(
-      policy,
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
-      'SendCommand targets are not known at deploy time; the statement is limited to instances carrying the opt-in tag (ssm:resourceTag condition) and the documents are limited to Reflex\'s own two.',
-    );
-    acknowledge(
-      policy,
-      'AwsSolutions-IAM5[Resource::*]',
-      'ssm:GetCommandInvocation, ssm:ListCommandInvocations, logs:GetQueryResults and logs:StopQuery support no resource-level permissions; they only read results of commands and queries the role itself started.',
-    );
-  }
-
-  private addDashboard(appName: string, gatewayErrors: cloudwatch.Metric, accessLogs: logs.ILogGroup, deadLetters: sqs.IQueue): void {
-    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `Reflex-${appName.replace(/[^A-Za-z0-9_-]/g, '-')}`,
-    });
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Gateway errors (502/503/504), all instances',
-        left: [gatewayErrors.with({ label: 'Gateway errors' })],
-        width: 12,
-      }),
-      new cloudwatch.AlarmStatusWidget({ title: 'Gateway error alarm', alarms: [this.alarm], width: 12 }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.LogQueryWidget({
-        title: 'Gateway errors per instance (log stream = instance id)',
-        logGroupNames: [accessLogs.logGroupName],
-        queryLines: [
-          'fields @logStream',
-          'filter status = 502 or status = 503 or status = 504',
-          'stats count(*) as gatewayErrors by @logStream',
-          'sort gatewayErrors desc',
-        ],
-        view: cloudwatch.LogQueryVisualizationType.TABLE,
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Responder outcomes',
-        left: [
-          new cloudwatch.MathExpression({
-            // A search, because the outcomes (dimension OUTCOME_DIMENSION) are whatever the handler reports.
-            expression: `SEARCH('Namespace="${METRIC_NAMESPACE}" MetricName="${METRICS.incidents}"', 'Sum', 300)`,
-            usingMetrics: {},
-            label: 'Incidents',
-            period: Duration.minutes(5),
-          }),
-        ],
-        width: 12,
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Responder health',
-        left: [this.responder.metricInvocations(), this.responder.metricErrors(), this.responder.metricThrottles()],
-        right: [deadLetters.metricApproximateNumberOfMessagesVisible({ label: 'Failed events (dead-letter queue)' })],
-        width: 24,
-      }),
-    );
-  }
-}
-
-/** Records a cdk-nag (v3) acknowledgment; every one carries its reason. */
-function acknowledge(scope: IConstruct, id: string, reason: string): void {
-  Validations.of(scope).acknowledge({ id, reason });
 }
 
 /** An absolute path inside the repository, wherever the CDK app runs from. */

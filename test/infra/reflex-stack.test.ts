@@ -10,8 +10,8 @@ import { PATTERN_SOURCES } from '../../functions/core/validate.ts';
 import { ENV } from '../../functions/contract/lambda-env.ts';
 import { GATEWAY_ERROR_PATTERN } from '../../functions/contract/telemetry.ts';
 import { hostScriptPath } from '../../infra/documents.ts';
-import { ReflexPropsError } from '../../infra/props.ts';
-import { ReflexStack, type ReflexStackProps } from '../../infra/reflex-stack.ts';
+import { ReflexPropsError, type ReflexStackProps } from '../../infra/props.ts';
+import { ReflexStack } from '../../infra/reflex-stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
 type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown; Effect: string };

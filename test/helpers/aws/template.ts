@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { propsFromContext } from '../../../infra/props.ts';
-import { ReflexStack, type ReflexStackProps } from '../../../infra/reflex-stack.ts';
+import { propsFromContext, type ReflexStackProps } from '../../../infra/props.ts';
+import { ReflexStack } from '../../../infra/reflex-stack.ts';
 import { ENV } from '../../../functions/contract/lambda-env.ts';
 
 /** The account and region the emulated deployment lives in. */
