@@ -10,6 +10,8 @@ import type { Report } from '../../functions/core/types.ts';
 import { profileVariables, runHostScript } from '../../functions/sandbox/host-scripts.ts';
 import type { CommandResult, Sandbox } from '../../functions/sandbox/sandbox.ts';
 
+export { isAlive } from '../../functions/sandbox/processes.ts';
+
 const CLI = fileURLToPath(new URL('../../functions/cli/reflex.js', import.meta.url));
 
 /** Put in the demo app's environment; no snapshot may ever contain it. */
@@ -49,18 +51,6 @@ export function pm2Section(parts: Map<string, string[]>): SnapshotPm2[] | { erro
 /** `ss -tlnpH` lines. */
 export async function listeners(): Promise<string[]> {
   return (await command('ss', ['-tlnpH'])).stdout.split('\n').filter((line) => line.trim() !== '');
-}
-
-/** Alive and not a zombie. */
-export async function isAlive(pid: number): Promise<boolean> {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
 export async function readPid(file: string): Promise<number> {

@@ -2,8 +2,8 @@
  * Loopback load for the recovery benchmark: steady user traffic through nginx, and an independent probe loop that
  * tells when users are served again. Both are bounded in rate, in flight and in count, and stop with their signal.
  */
-import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { httpStatus } from '../../../functions/sandbox/network.ts';
 
 /** One answered (or failed) request: when it left, when its answer came, and its status (0: none in time). */
 export interface ProbeResult {
@@ -14,16 +14,7 @@ export interface ProbeResult {
 
 /** The status of one GET to 127.0.0.1:port, 0 when no answer came in time. A fresh connection each time. */
 export function get(port: number, path: string, timeoutMs: number): Promise<number> {
-  return new Promise((resolve) => {
-    const request = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent: false, timeout: timeoutMs }, (response) => {
-      response.resume();
-      response.on('end', () => resolve(response.statusCode ?? 0));
-      response.on('error', () => resolve(response.statusCode ?? 0));
-    });
-    request.on('timeout', () => request.destroy());
-    request.on('error', () => resolve(0));
-    request.end();
-  });
+  return httpStatus({ host: '127.0.0.1', port, path, method: 'GET', timeoutMs });
 }
 
 export interface LoopOptions {
