@@ -2,8 +2,9 @@
  * The responder's configuration, parsed and checked once at cold start: a missing or invalid
  * variable fails the cold start with its name, not the third incident.
  */
-import { PATTERNS } from '../core/validate.ts';
+import { envReader } from '../contract/env-reader.ts';
 import { ENV, WHOLE_NUMBER_SETTINGS } from '../contract/lambda-env.ts';
+import { PATTERNS } from '../core/validate.ts';
 
 export interface ResponderConfig {
   readonly appName: string;
@@ -36,23 +37,10 @@ export class ConfigError extends Error {
 const NAME = /^[A-Za-z0-9._\-/#]{1,512}$/;
 const ARN = /^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:[A-Za-z0-9._\-/:]+$/;
 
+/** @throws ConfigError naming the variable. */
 export function parseConfig(env: Record<string, string | undefined>): ResponderConfig {
-  const required = (name: string, pattern: RegExp): string => {
-    const value = env[name];
-    if (value === undefined || value === '') throw new ConfigError(`${name} is not set`);
-    if (!pattern.test(value)) throw new ConfigError(`${name} is invalid`);
-    return value;
-  };
-  const optional = (name: string, pattern: RegExp): string | undefined => (env[name] ? required(name, pattern) : undefined);
-  const integer = (key: keyof typeof WHOLE_NUMBER_SETTINGS): number => {
-    const name = ENV[key];
-    const { default: fallback, min, max } = WHOLE_NUMBER_SETTINGS[key];
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}`);
-    return value;
-  };
+  const { required, optional, wholeNumber } = envReader(env, (message) => new ConfigError(message));
+  const integer = (key: keyof typeof WHOLE_NUMBER_SETTINGS): number => wholeNumber(ENV[key], WHOLE_NUMBER_SETTINGS[key]);
   const dryRun = env[ENV.dryRun] ?? 'false';
   if (dryRun !== 'true' && dryRun !== 'false') throw new ConfigError(`${ENV.dryRun} must be "true" or "false"`);
 
