@@ -3,7 +3,7 @@
  * Everything it touches goes through ports, so local mode and Lambda run this same code.
  */
 import { diagnose } from './diagnosis/index.ts';
-import { buildEvidence, parseSnapshot, parseUpstreamUrl } from './evidence/index.ts';
+import { buildEvidence, isGatewayError, parseSnapshot, parseUpstreamUrl } from './evidence/index.ts';
 import { DEFAULT_BUDGET, decide, type RestartBudget } from './policy.ts';
 import type { Clock, CoreLogger, HostParams, HostRunResult, HostRunner, HostScript, IncidentJournal, LogSource, Progress, StateStore } from './ports.ts';
 import { outputTail } from './redact.ts';
@@ -82,6 +82,8 @@ export interface RespondOptions {
   readonly incidentId?: string;
   /** How long the lock is held at most. Default: the verification deadline + 60 s. */
   readonly lockTtlMs?: number;
+  /** The incident's first gateway error, when the trigger knows it (the detector); otherwise the evidence's first. */
+  readonly firstErrorAt?: Date;
 }
 
 const EXIT_OK: ReadonlySet<Outcome> = new Set(['healthy', 'recovered', 'dry_run']);
@@ -103,6 +105,8 @@ export interface Investigation {
   readonly diagnosis: Diagnosis;
   readonly decision: Decision;
   readonly diagnosedMs: number;
+  /** The incident's first gateway error, when one is known: where `timings.detectedMs` starts. */
+  readonly firstErrorAt?: Date;
 }
 
 /**
@@ -141,7 +145,8 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
       advice: ['Check that the instance is running and reachable (SSM agent online, host scripts installed), then look at it by hand.'],
       evidence: outputEvidence('snapshot', snapshotRun, clock.now()),
     };
-    return { target, incidentId, started, entries, diagnosis, decision: { kind: 'none', reason: 'no snapshot, no safe action' }, diagnosedMs: elapsed() };
+    const decision: Decision = { kind: 'none', reason: 'no snapshot, no safe action' };
+    return { target, incidentId, started, entries, diagnosis, decision, diagnosedMs: elapsed(), ...(options.firstErrorAt && { firstErrorAt: options.firstErrorAt }) };
   }
   const upstream = target.upstream ? parseUpstreamUrl(target.upstream) : undefined;
   const evidenceOf = (live: HostSnapshot): Evidence =>
@@ -168,7 +173,8 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
   const diagnosedMs = elapsed();
   say(`diagnosed ${diagnosis.cause}: ${diagnosis.summary}`);
   const decision = await decideNow(target, diagnosis, evidence, deps, options);
-  const investigation = { target, incidentId, started, entries, evidence, diagnosis, decision, diagnosedMs };
+  const firstErrorAt = options.firstErrorAt ?? firstGatewayError(evidence);
+  const investigation = { target, incidentId, started, entries, evidence, diagnosis, decision, diagnosedMs, ...(firstErrorAt && { firstErrorAt }) };
   await deps.journal?.phase('diagnosing', reportOf(investigation, { action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: DRAFT }, clock.now()));
   return investigation;
 }
@@ -294,12 +300,20 @@ function reportOf(investigation: Investigation, parts: ReportParts, now: Date): 
     timeline: evidence ? buildTimeline(evidence, entries) : [...entries],
     gatewayErrors: evidence?.gatewayErrors ?? [],
     timings: {
+      // A first error stamped after the start (clock skew between the host and here) counts as detected at once.
+      ...(investigation.firstErrorAt && { detectedMs: Math.max(0, started.getTime() - investigation.firstErrorAt.getTime()) }),
       diagnosedMs: investigation.diagnosedMs,
       ...(parts.actedMs !== undefined && { actedMs: parts.actedMs }),
       ...(parts.recoveredMs !== undefined && { recoveredMs: parts.recoveredMs }),
     },
     skippedLines: evidence?.skippedLines ?? 0,
   };
+}
+
+/** The earliest gateway error in the evidence's window (nginx stamps whole seconds), if there is one. */
+function firstGatewayError(evidence: Evidence): Date | undefined {
+  const times = evidence.access.filter((entry) => isGatewayError(entry.status)).map((entry) => Date.parse(entry.at));
+  return times.length > 0 ? new Date(Math.min(...times)) : undefined;
 }
 
 /** How long an app may take to boot before "online but nothing listens" means something. */

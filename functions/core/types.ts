@@ -286,6 +286,11 @@ export interface Report {
   readonly timeline: TimelineEntry[];
   readonly gatewayErrors: GatewayErrorCount[];
   readonly timings: {
+    /**
+     * From the incident's first gateway error to respond start: what detection cost. Absent when no gateway error is
+     * known (a manual look at an instance that serves).
+     */
+    readonly detectedMs?: number;
     /** From respond start to the diagnosis. */
     readonly diagnosedMs: number;
     /** From respond start to the action being issued; absent when there was none. */
