@@ -10,7 +10,7 @@
  * Errors older than the window are not counted, so a batch redelivered late cannot open a second incident.
  */
 import { isGatewayError, parseAccessLine } from './evidence/access-log.ts';
-import type { CoreLogger } from './ports.ts';
+import type { CoreLogger, IncidentClaims } from './ports.ts';
 import { PATTERNS } from './validate.ts';
 
 /** What the detector needs to decide; the Lambda reads it from its environment. */
@@ -58,23 +58,10 @@ export interface Bucket {
 /** The counter after an add: every bucket it holds (by start, epoch ms), or `duplicate` when this batch was counted before. */
 export type CounterState = { readonly duplicate: true } | { readonly duplicate: false; readonly buckets: ReadonlyMap<number, Bucket> };
 
-/** The instance's claim: who runs its open incident, and since when its errors are counted. */
-export interface IncidentClaim {
-  readonly incidentId: string;
-  readonly instanceId: string;
-  readonly firstErrorAt: string;
-  /** Epoch ms after which the claim counts as absent. */
-  readonly expiresAt: number;
-}
-
-/** Where counters and claims live (DynamoDB on AWS). */
-export interface DetectionStore {
+/** Where counters and claims live (DynamoDB on AWS); the claims are the responder's too. */
+export interface DetectionStore extends IncidentClaims {
   /** Adds `add.count` to the bucket unless `add.batchId` was already counted in it; atomic per instance. */
   addErrors(instanceId: string, add: CounterAdd): Promise<CounterState>;
-  /** Claims the instance for one incident: false when an unexpired claim exists (a conditional write). */
-  claimIncident(claim: IncidentClaim): Promise<boolean>;
-  /** Gives the claim back, if it is still `incidentId`'s. */
-  releaseIncident(instanceId: string, incidentId: string): Promise<void>;
   /** When the instance's last incident closed, if it has closed: errors before then were that incident's. */
   lastClosedAt(instanceId: string): Promise<Date | undefined>;
 }

@@ -79,6 +79,26 @@ export interface IncidentStore extends StateStore {
   loadIncident(instanceId: string): Promise<IncidentRecord | undefined>;
 }
 
+/** The instance's claim: which incident holds it, and since when its gateway errors are counted. */
+export interface IncidentClaim {
+  readonly incidentId: string;
+  readonly instanceId: string;
+  readonly firstErrorAt: string;
+  /** Epoch ms after which the claim counts as absent (its holder died without giving it back). */
+  readonly expiresAt: number;
+}
+
+/**
+ * One open incident per instance, whoever starts it: the detector claims an instance before starting the responder,
+ * an alarm run claims each instance it finds, and each gives the claim back when the incident closes.
+ */
+export interface IncidentClaims {
+  /** Claims the instance for one incident: false when an unexpired claim exists (a conditional write). */
+  claimIncident(claim: IncidentClaim): Promise<boolean>;
+  /** Gives the claim back, if it is still `incidentId`'s. */
+  releaseIncident(instanceId: string, incidentId: string): Promise<void>;
+}
+
 /** Live progress of one incident: a terminal line, a Slack update. Failures here never stop a remediation. */
 export interface Progress {
   step(entry: TimelineEntry): void;

@@ -1,5 +1,5 @@
 /**
- * The fleet use case: one alarm (or manual event) → the affected instances → evidence in parallel → remediation one
+ * The fleet use case: one alarm (or a detector start, or a manual event) → the affected instances → evidence in parallel → remediation one
  * instance at a time (rolling), each verified before the next → a report per instance on every notifier.
  * Everything goes through ports, and nothing here knows Lambda or AWS: the Lambda wires it (responder/run.ts), and
  * the CLI could drive a fleet through it the same way.
@@ -12,6 +12,7 @@ import type {
   Delivery,
   FleetJournal,
   HostRunner,
+  IncidentClaims,
   IncidentStore,
   LogSource,
   LogWindow,
@@ -47,6 +48,8 @@ export interface FleetDeps {
   readonly notifiers: readonly Notifier[];
   /** Processed events, restart history, lock and incident records; without one, only this run's own actions count. */
   readonly store?: IncidentStore;
+  /** One open incident per instance, shared with the detector; without it, an alarm run takes every instance it finds. */
+  readonly claims?: IncidentClaims;
   readonly clock: Clock;
   readonly logger: CoreLogger;
   /** Milliseconds left before the run is stopped from outside (Lambda's timeout); the rollout stays inside it. */
@@ -84,12 +87,15 @@ export async function respondFleet(trigger: FleetTrigger, deps: FleetDeps, optio
   }
 
   const window = { start: new Date(Date.parse(trigger.time) - options.windowMs), end: now };
-  const instanceIds = trigger.kind === 'manual' ? trigger.instanceIds : await deps.findInstances(window);
-  logger.info('responding', { trigger: trigger.kind, instances: instanceIds.length });
-  if (instanceIds.length === 0) {
+  const found = trigger.kind === 'alarm' ? await deps.findInstances(window) : trigger.instanceIds;
+  if (trigger.kind === 'alarm' && found.length === 0) {
     logger.warn('alarm fired but no instance log stream has gateway errors in the window');
     return { status: 'handled', reports: [], notified: [] };
   }
+  const owners = await admit(trigger, found, window.start, deps, now);
+  const instanceIds = [...owners.keys()];
+  logger.info('responding', { trigger: trigger.kind, instances: instanceIds.length, underAnotherIncident: found.length - instanceIds.length });
+  if (instanceIds.length === 0) return { status: 'handled', reports: [], notified: [] };
   const respondOptions = {
     dryRun: options.dryRun || (trigger.kind === 'manual' && trigger.dryRun === true),
     lookbackMs: options.windowMs,
@@ -111,7 +117,8 @@ export async function respondFleet(trigger: FleetTrigger, deps: FleetDeps, optio
     const incidentId = `${trigger.eventId ?? now.getTime()}-${instanceId}`;
     const notBefore = closedAt(await store?.loadIncident(instanceId));
     const target = targetAt({ instanceId, ...options.layout });
-    const investigation = await investigate(target, own, { ...respondOptions, incidentId, ...(notBefore && { notBefore }) });
+    const firstErrorAt = trigger.kind === 'detector' ? { firstErrorAt: new Date(trigger.firstErrorAt) } : {};
+    const investigation = await investigate(target, own, { ...respondOptions, incidentId, ...firstErrorAt, ...(notBefore && { notBefore }) });
     return { own, investigation };
   });
 
@@ -127,11 +134,41 @@ export async function respondFleet(trigger: FleetTrigger, deps: FleetDeps, optio
       ? await remediate(holdBack(investigation, stop), own, respondOptions)
       : await remediate(investigation, own, { ...respondOptions, verifyDeadlineMs });
     if (report.action.executed && report.outcome !== 'recovered') halted = `${report.instanceId} did not recover after the ${report.action.kind}`;
+    // Closed: the instance is free for its next incident (a claim not given back expires with the run).
+    const owner = owners.get(report.instanceId);
+    if (owner) await deps.claims?.releaseIncident(report.instanceId, owner).catch((error: unknown) => logger.warn('could not release the claim', { instanceId: report.instanceId, error: String(error) }));
     reports.push(report);
     notified.push(...(await publish(report, deps)));
     if (own.journal.slackDelivery) notified.push({ channel: 'slack', ok: own.journal.slackDelivery.ok });
   }
   return { status: 'handled', reports, notified };
+}
+
+/**
+ * The instances this run responds to, each with the claim it gives back at the end (none for a manual event).
+ * The detector claimed its instance before starting this run. An alarm run takes an instance only when it can claim
+ * it and no incident was opened on it since the alarm's window began: otherwise the detector is handling, or has
+ * handled, the very errors that raised the alarm.
+ */
+async function admit(trigger: FleetTrigger, found: readonly string[], windowStart: Date, deps: FleetDeps, now: Date): Promise<Map<string, string | undefined>> {
+  if (trigger.kind === 'detector') return new Map([[trigger.instanceIds[0], trigger.eventId]]);
+  const { claims, store, logger } = deps;
+  if (trigger.kind === 'manual' || !claims) return new Map(found.map((id) => [id, undefined]));
+  const admitted = await mapLimit(found, INVESTIGATION_CONCURRENCY, async (instanceId) => {
+    const incidentId = `${trigger.eventId}-${instanceId}`;
+    const last = await store?.loadIncident(instanceId);
+    if (last && Date.parse(last.openedAt) >= windowStart.getTime()) {
+      logger.info('instance already handled since the alarm window began', { instanceId, incidentId: last.incidentId });
+      return undefined;
+    }
+    const claim = { incidentId, instanceId, firstErrorAt: windowStart.toISOString(), expiresAt: now.getTime() + deps.remainingMs() };
+    if (!(await claims.claimIncident(claim))) {
+      logger.info('instance under another open incident', { instanceId });
+      return undefined;
+    }
+    return instanceId;
+  });
+  return new Map(admitted.filter((id): id is string => id !== undefined).map((id) => [id, `${trigger.eventId}-${id}`]));
 }
 
 /** The same investigation with its action withheld, saying why (the report says it too). */

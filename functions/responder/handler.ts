@@ -1,5 +1,5 @@
 /**
- * The Lambda `responder`: EventBridge (alarm or manual event) → handleEvent. Wiring only.
+ * The Lambda `responder`: EventBridge (alarm or manual event) or the detector's asynchronous start → handleEvent. Wiring only.
  * Configuration is parsed and SDK clients are created once, at cold start; a bad variable fails the cold start.
  */
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -14,6 +14,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { CloudWatchLogSource, findAffectedInstances } from '../adapters/aws/cloudwatch-logs.ts';
+import { DynamoDbDetectionStore } from '../adapters/aws/detection-store.ts';
 import { DynamoDbStateStore } from '../adapters/aws/dynamodb-state-store.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import { SsmHostRunner } from '../adapters/aws/ssm-runner.ts';
@@ -30,9 +31,10 @@ const config = parseConfig(process.env);
 const logsClient = new CloudWatchLogsClient({});
 const ssmClient = new SSMClient({});
 const snsClient = new SNSClient({});
-const store = config.tableName
-  ? new DynamoDbStateStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName: config.tableName })
-  : undefined;
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const store = config.tableName ? new DynamoDbStateStore({ client: dynamo, tableName: config.tableName }) : undefined;
+// The per-instance claims the detector takes too: with them, the detector and an alarm never open two incidents on one instance.
+const claims = config.tableName ? new DynamoDbDetectionStore({ client: dynamo, tableName: config.tableName }) : undefined;
 const host = new SsmHostRunner({ client: ssmClient, documents: config.documents });
 const logs = new CloudWatchLogSource({ client: logsClient, groups: config.logGroups });
 const notifiers = [new SnsNotifier({ client: snsClient, topicArn: config.topicArn })];
@@ -69,6 +71,7 @@ async function respondToEvent(event: unknown, context: Context): Promise<Respond
     },
     notifiers,
     ...(store && { store }),
+    ...(claims && { claims }),
     clock,
     logger,
     remainingMs: () => context.getRemainingTimeInMillis(),

@@ -34,7 +34,7 @@ export interface IncidentSummary {
 }
 
 /**
- * Handles one EventBridge event (an alarm or a manual event). A malformed event is `invalid`, another alarm's or a
+ * Handles one event (an alarm, a detector start or a manual event). A malformed event is `invalid`, another alarm's or a
  * stale one `ignored`, a replay `duplicate`; otherwise each affected instance ends in a report on every channel.
  */
 export async function handleEvent(event: unknown, deps: ResponderDeps): Promise<ResponderResult> {

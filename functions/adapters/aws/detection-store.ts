@@ -11,7 +11,8 @@
  * The claim is one conditional put. As everywhere in this table, an item whose `expiresAt` has passed is absent.
  */
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Bucket, CounterAdd, CounterState, DetectionStore, IncidentClaim } from '../../core/detect.ts';
+import type { Bucket, CounterAdd, CounterState, DetectionStore } from '../../core/detect.ts';
+import type { IncidentClaim } from '../../core/ports.ts';
 import { closedAt, StateStoreError } from '../../core/incident.ts';
 import { DynamoDbStateStore } from './dynamodb-state-store.ts';
 
