@@ -64,3 +64,28 @@ export const WHOLE_NUMBER_SETTINGS = {
   /** …and at least 5 minutes between two of them. */
   minMinutesBetweenRestarts: { default: 5, min: 0, max: 1440 },
 } as const satisfies Partial<Record<keyof typeof ENV, WholeNumberSetting>>;
+
+/** Names of the detector Lambda's environment variables. Its table is the responder's: counters and claims live beside the locks. */
+export const DETECTOR_ENV = {
+  tableName: ENV.tableName,
+  /** Name or ARN of the responder function, invoked asynchronously when an instance crosses the threshold. */
+  responderFunction: 'REFLEX_RESPONDER_FUNCTION',
+  /** Gateway errors of one instance within the window that start its incident. */
+  threshold: 'REFLEX_DETECT_THRESHOLD',
+  /** The sliding window, seconds, a multiple of DETECT_BUCKET_SECONDS. */
+  windowSeconds: 'REFLEX_DETECT_WINDOW_SECONDS',
+  /** How long a claim holds an instance whose incident never closes: the responder's timeout, seconds. */
+  claimSeconds: 'REFLEX_CLAIM_SECONDS',
+} as const;
+
+/** The detector counts in buckets this wide; its window is a whole number of them. */
+export const DETECT_BUCKET_SECONDS = 10;
+
+/** The whole-number variables of DETECTOR_ENV, by the same keys. */
+export const DETECTOR_SETTINGS = {
+  /** The alarm's threshold, per instance. */
+  threshold: { default: 5, min: 1, max: 100_000 },
+  /** The alarm's period, per instance. */
+  windowSeconds: { default: 60, min: DETECT_BUCKET_SECONDS, max: 3600 },
+  claimSeconds: { default: LAMBDA_MAX_TIMEOUT_SECONDS, min: 60, max: LAMBDA_MAX_TIMEOUT_SECONDS },
+} as const satisfies Partial<Record<keyof typeof DETECTOR_ENV, WholeNumberSetting>>;

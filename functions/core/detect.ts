@@ -9,6 +9,7 @@
  * returns the whole window: the store serialises the adds, and exactly one add sees the crossing of a rising edge.
  * Errors older than the window are not counted, so a batch redelivered late cannot open a second incident.
  */
+import { DETECT_BUCKET_SECONDS, DETECTOR_SETTINGS } from '../contract/lambda-env.ts';
 import { isGatewayError, parseAccessLine } from './evidence/access-log.ts';
 import type { CoreLogger, IncidentClaims } from './ports.ts';
 import { PATTERNS } from './validate.ts';
@@ -24,8 +25,13 @@ export interface DetectSettings {
   readonly claimTtlMs: number;
 }
 
-/** The defaults: the alarm's threshold and window, 10 s buckets, the longest responder run (Lambda's 15 min). */
-export const DEFAULT_DETECT_SETTINGS: DetectSettings = { threshold: 5, windowMs: 60_000, bucketMs: 10_000, claimTtlMs: 15 * 60_000 };
+/** The contract's defaults: the alarm's threshold and period per instance, 10 s buckets, the longest responder run. */
+export const DEFAULT_DETECT_SETTINGS: DetectSettings = {
+  threshold: DETECTOR_SETTINGS.threshold.default,
+  windowMs: DETECTOR_SETTINGS.windowSeconds.default * 1000,
+  bucketMs: DETECT_BUCKET_SECONDS * 1000,
+  claimTtlMs: DETECTOR_SETTINGS.claimSeconds.default * 1000,
+};
 
 /** One decoded subscription batch: the lines of one log stream. */
 export interface LogBatch {

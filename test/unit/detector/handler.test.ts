@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { localContext } from '../../../functions/cli/invoke.ts';
 import { parseTrigger } from '../../../functions/core/trigger.ts';
-import { DETECTOR_ENV } from '../../../functions/detector/config.ts';
+import { DETECTOR_ENV } from '../../../functions/contract/lambda-env.ts';
 import { startDynalite, type Dynalite } from '../../helpers/dynalite.ts';
 import { QUIET_POWERTOOLS } from '../../helpers/responder-env.ts';
 import { controlEvent, errorBatch } from '../../helpers/subscription.ts';
