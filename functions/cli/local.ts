@@ -12,7 +12,7 @@ import { LocalHostRunner } from '../adapters/local/host-runner.ts';
 import { DEFAULT_BUDGET, type RestartBudget } from '../core/policy.ts';
 import type { Clock, Progress } from '../core/ports.ts';
 import type { HostProfile } from '../core/profile.ts';
-import { targetOf } from './profile-file.ts';
+import { targetOf } from '../core/profile.ts';
 import { closedAt } from '../core/incident.ts';
 import { respond, type RespondDeps } from '../core/respond.ts';
 import type { Report } from '../core/types.ts';

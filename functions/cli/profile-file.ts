@@ -6,7 +6,6 @@ import { access, constants, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseProfile, type HostProfile } from '../core/profile.ts';
-import { targetAt, type RespondTarget } from '../core/respond.ts';
 import { InputError } from '../core/validate.ts';
 import { PASSWD_FILE, readPasswd } from './passwd.ts';
 
@@ -66,20 +65,4 @@ export async function checkReadable(profile: HostProfile): Promise<void> {
       throw new InputError(`${field}: cannot read ${file}`, field);
     }
   }
-}
-
-/** What `respond` needs to know about the host, from its profile. */
-export function targetOf(profile: HostProfile): RespondTarget {
-  return targetAt({
-    instanceId: profile.instanceId,
-    app: profile.app,
-    healthUrl: profile.healthUrl,
-    pm2Home: profile.pm2.home,
-    ...(profile.pm2.user && { pm2User: profile.pm2.user }),
-    ...(profile.pm2.ecosystem && { ecosystem: profile.pm2.ecosystem }),
-    ...(profile.upstream && { upstream: profile.upstream }),
-    nginxErrorLog: profile.nginx.errorLog,
-    ...(profile.nginx.config && { nginxConfig: profile.nginx.config }),
-    ...(profile.kernelLog && { kernelLog: profile.kernelLog }),
-  });
 }

@@ -2,8 +2,10 @@
  * The host profile (`host.json`) of local mode: validated once, before anything runs.
  * Pure: the caller reads the file and supplies the defaults that come from the environment.
  */
+import { WHOLE_NUMBER_SETTINGS } from '../contract/lambda-env.ts';
 import { InputError, PATTERNS, checkPattern, describe } from './validate.ts';
 import type { RestartBudget } from './policy.ts';
+import { targetAt, type RespondTarget } from './respond.ts';
 
 export interface HostProfile {
   readonly instanceId: string;
@@ -95,8 +97,10 @@ function parsePolicy(policy: Record<string, unknown>): Partial<RestartBudget> {
   for (const key of ['maxRestartsPerHour', 'minMinutesBetweenRestarts'] as const) {
     const value = policy[key];
     if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1000) {
-      throw new InputError(`policy.${key}: must be a whole number from 0 to 1000, got ${describe(value)}`, `policy.${key}`);
+    // The same ranges as the Lambda's settings: one budget, whichever mode runs it.
+    const { min, max } = WHOLE_NUMBER_SETTINGS[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new InputError(`policy.${key}: must be a whole number from ${min} to ${max}, got ${describe(value)}`, `policy.${key}`);
     }
     result[key] = value;
   }
@@ -127,4 +131,20 @@ function optionalPath(field: string, value: unknown): string | undefined {
 
 function optional(field: string, value: unknown, pattern: RegExp, what: string): string | undefined {
   return value === undefined ? undefined : checkPattern(field, value, pattern, what);
+}
+
+/** What `respond` needs to know about the host, from its profile: the host scripts' inputs for both modes' runners. */
+export function targetOf(profile: HostProfile): RespondTarget {
+  return targetAt({
+    instanceId: profile.instanceId,
+    app: profile.app,
+    healthUrl: profile.healthUrl,
+    pm2Home: profile.pm2.home,
+    ...(profile.pm2.user && { pm2User: profile.pm2.user }),
+    ...(profile.pm2.ecosystem && { ecosystem: profile.pm2.ecosystem }),
+    ...(profile.upstream && { upstream: profile.upstream }),
+    nginxErrorLog: profile.nginx.errorLog,
+    ...(profile.nginx.config && { nginxConfig: profile.nginx.config }),
+    ...(profile.kernelLog && { kernelLog: profile.kernelLog }),
+  });
 }

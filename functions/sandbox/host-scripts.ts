@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { hostVariables } from '../contract/host-inputs.ts';
-import type { HostProfile } from '../core/profile.ts';
+import { targetOf, type HostProfile } from '../core/profile.ts';
 import type { CommandResult } from './processes.ts';
 
 const HOST_DIR = fileURLToPath(new URL('../host/', import.meta.url));
@@ -15,17 +15,8 @@ const HOST_DIR = fileURLToPath(new URL('../host/', import.meta.url));
  * A variable the profile has no value for is left out, as the Lambda leaves it out: the scripts then work it out.
  */
 export function profileVariables(profile: HostProfile): Record<string, string> {
-  return hostVariables({
-    app: profile.app,
-    pm2Home: profile.pm2.home,
-    pm2User: profile.pm2.user,
-    ecosystem: profile.pm2.ecosystem,
-    healthUrl: profile.healthUrl,
-    upstream: profile.upstream,
-    nginxConfig: profile.nginx.config,
-    nginxErrorLog: profile.nginx.errorLog,
-    kernelLog: profile.kernelLog,
-  });
+  const target = targetOf(profile);
+  return hostVariables({ ...target.snapshot, ...target.remediate });
 }
 
 /**

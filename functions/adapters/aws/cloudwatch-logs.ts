@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import type { LogBundle } from '../../core/types.ts';
 import type { Clock, LogSource, LogWindow } from '../../core/ports.ts';
-import { GATEWAY_ERROR_PATTERN } from '../../contract/telemetry.ts';
+import { GATEWAY_ERROR_PATTERN, GATEWAY_STATUSES } from '../../contract/telemetry.ts';
 import { InputError, PATTERNS, checkPattern } from '../../core/validate.ts';
 import { LogQueryError, awsErrorName, isAccessDenied, isThrottling } from './errors.ts';
 
@@ -154,7 +154,7 @@ export async function findAffectedInstances(options: FindAffectedInstancesOption
       // Logs Insights takes epoch seconds; widen to whole seconds so the window is fully covered.
       startTime: Math.floor(window.start.getTime() / 1000),
       endTime: Math.ceil(window.end.getTime() / 1000),
-      queryString: `filter status in [502, 503, 504] | stats count(*) as errors by @logStream | sort errors desc | limit ${limit}`,
+      queryString: `filter status in [${GATEWAY_STATUSES.join(', ')}] | stats count(*) as errors by @logStream | sort errors desc | limit ${limit}`,
       limit,
     });
     const started = await client.send(withoutRetries(command));

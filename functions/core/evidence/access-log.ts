@@ -4,6 +4,7 @@
  */
 import type { AccessEntry, GatewayErrorCount, Parsed } from '../types.ts';
 import { toIsoFromCommonLog, toIsoUtc, toMinute } from './time.ts';
+import { GATEWAY_STATUSES } from '../../contract/telemetry.ts';
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
 const COMBINED = /^\S+ \S+ .+? \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (?:\d+|-)(?: |$)/;
@@ -29,7 +30,7 @@ export function parseAccessLog(lines: string[]): Parsed<AccessEntry> {
 
 /** The statuses nginx answers when the upstream fails: 502 refused/closed, 503 no capacity, 504 timed out. */
 export function isGatewayError(status: number): boolean {
-  return status === 502 || status === 503 || status === 504;
+  return (GATEWAY_STATUSES as readonly number[]).includes(status);
 }
 
 /** Gateway errors per UTC minute, only minutes that have some, oldest first. */

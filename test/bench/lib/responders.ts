@@ -6,7 +6,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localWiring } from '../../../functions/cli/local.ts';
-import { loadProfile, targetOf } from '../../../functions/cli/profile-file.ts';
+import { loadProfile } from '../../../functions/cli/profile-file.ts';
+import { targetOf } from '../../../functions/core/profile.ts';
 import { watch } from '../../../functions/cli/watch.ts';
 import { exitCodeFor, respond } from '../../../functions/core/respond.ts';
 import type { Report } from '../../../functions/core/types.ts';
