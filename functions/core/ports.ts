@@ -110,7 +110,7 @@ export interface Progress {
  * phase waits for them. It must not throw; a failure is the journal's to log.
  */
 export interface IncidentJournal {
-  /** Before `closed`, `report` is a draft: its outcome is not decided yet and must not be shown. */
+  /** Before `closed`, `report` is a draft: its outcome is `pending`, and renderers show it as in progress. */
   phase(phase: IncidentPhase, report: Report): Promise<void>;
 }
 
