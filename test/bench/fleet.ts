@@ -1,8 +1,9 @@
 /**
  * `npm run bench:fleet` — the AWS path at scale: one alarm over a fleet, through the real orchestration
- * (handleEvent in functions/responder/run.ts, which runs functions/core/respond-fleet.ts: find the instances, investigate in parallel, remediate one instance at
- * a time with verification, notify), with in-process models of SSM, CloudWatch Logs, DynamoDB and SNS that wait what
- * AWS would take and count every API call (test/bench/lib/fleet-model.ts). Time is virtual: waits are skipped, not
+ * (handleEvent in functions/responder/run.ts, which runs functions/core/respond-fleet.ts: find the instances,
+ * investigate in parallel, remediate one instance at a time with verification, notify), with in-process models of
+ * SSM, CloudWatch Logs, DynamoDB and SNS that wait what AWS would take and count every API call
+ * (test/bench/lib/fleet-model.ts). Time is virtual: waits are skipped, not
  * scaled, and the real code's CPU time counts as it passes (test/bench/lib/virtual-clock.ts).
  *
  *   npm run bench:fleet -- [--ssm-ms 1000] [--api-ms 40] [--logs-ms 300] [--insights-ms 2000] [--waiter-min 2]
