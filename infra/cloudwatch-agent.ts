@@ -17,6 +17,8 @@ export interface ReflexLogGroupNames {
   readonly kernel: string;
   /** The responder Lambda's own log group. */
   readonly responder: string;
+  /** The detector Lambda's own log group. */
+  readonly detector: string;
 }
 
 /** Explicit names under `/reflex/<appName>/`, so the agent config and the queries can name them. */
@@ -29,6 +31,7 @@ export function logGroupNames(appName: string): ReflexLogGroupNames {
     pm2: `${prefix}/pm2`,
     kernel: `${prefix}/kernel`,
     responder: `${prefix}/responder`,
+    detector: `${prefix}/detector`,
   };
 }
 
@@ -72,8 +75,17 @@ interface CollectEntry {
 
 /** The agent configuration (logs section only; metrics stay whatever the fleet already collects). */
 export interface CloudWatchAgentConfig {
-  readonly logs: { readonly logs_collected: { readonly files: { readonly collect_list: readonly CollectEntry[] } } };
+  readonly logs: {
+    readonly force_flush_interval: number;
+    readonly logs_collected: { readonly files: { readonly collect_list: readonly CollectEntry[] } };
+  };
 }
+
+/**
+ * Seconds a line may wait in the agent's buffer before it is sent (1 MB sends at once): the first term of the
+ * detector's latency. 5 is the agent's documented default, pinned here so the detection budget does not move with it.
+ */
+export const AGENT_FLUSH_SECONDS = 5;
 
 /**
  * The agent configuration for one app. PM2's out and error files are listed by name rather than by a
@@ -95,6 +107,7 @@ export function cloudWatchAgentConfig(options: AgentConfigOptions): CloudWatchAg
   });
   return {
     logs: {
+      force_flush_interval: AGENT_FLUSH_SECONDS,
       logs_collected: {
         files: {
           collect_list: [

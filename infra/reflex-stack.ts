@@ -1,6 +1,6 @@
 /**
  * The Reflex stack: host log groups and the gateway-error alarm, the EventBridge rules that invoke the responder,
- * the responder Lambda and everything it touches (SSM documents, topic, table, Slack secret), a dashboard, and the
+ * the detector (per-instance counts from the access log's subscription, detector.ts), the responder Lambda and everything it touches (SSM documents, topic, table, Slack secret), a dashboard, and the
  * CloudWatch agent configuration a fleet installs. Its props are in props.ts, the responder's IAM statements in
  * responder-permissions.ts, the dashboard in dashboard.ts and the SSM documents in documents.ts.
  */
@@ -20,11 +20,12 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
-import { ENV, LAMBDA_MARGIN_SECONDS } from '../functions/contract/lambda-env.ts';
+import { DETECTOR_SETTINGS, ENV, LAMBDA_MARGIN_SECONDS } from '../functions/contract/lambda-env.ts';
 import { GATEWAY_ERROR_PATTERN, METRICS, METRIC_NAMESPACE, SERVICE_NAME } from '../functions/contract/telemetry.ts';
 import { ALARM_DETAIL_TYPE, ALARM_SOURCE, MANUAL_DETAIL_TYPE, MANUAL_SOURCE } from '../functions/core/trigger.ts';
 import { cloudWatchAgentConfigJson, logGroupNames } from './cloudwatch-agent.ts';
 import { addDashboard } from './dashboard.ts';
+import { addDetector } from './detector.ts';
 import { buildCommandDocument, readHostScript } from './documents.ts';
 import { acknowledge } from './nag.ts';
 import { resolveProps, type ReflexStackProps, type ResolvedReflexProps } from './props.ts';
@@ -35,6 +36,8 @@ export class ReflexStack extends Stack {
   /** The props after defaults and validation. */
   readonly settings: ResolvedReflexProps;
   readonly responder: NodejsFunction;
+  /** Counts gateway errors per instance from the access log's subscription and starts the responder. */
+  readonly detector: NodejsFunction;
   readonly alarm: cloudwatch.Alarm;
   readonly topic: sns.Topic;
   readonly table: dynamodb.Table;
@@ -56,6 +59,7 @@ export class ReflexStack extends Stack {
     const pm2Logs = logGroup('Pm2Logs', names.pm2);
     const kernelLogs = logGroup('KernelLogs', names.kernel);
     const responderLogs = logGroup('ResponderLogs', names.responder);
+    const detectorLogs = logGroup('DetectorLogs', names.detector);
     const hostLogGroups = [accessLogs, errorLogs, appLogs, pm2Logs, kernelLogs];
 
     // No per-instance dimension: a metric filter dimension must be a `$.field` of the log event, and the instance
@@ -215,6 +219,22 @@ export class ReflexStack extends Stack {
       'AwsSolutions-L1',
       'nodejs22.x is supported until 2027 and is the newest Node the code is tested on (CI runs 20 and 22); move to NODEJS_24_X with the test matrix.',
     );
+
+    // Per instance, in seconds: the alarm's threshold and period, counted for each instance on its own.
+    this.detector = addDetector(this, {
+      appName: settings.appName,
+      accessLogs,
+      logGroup: detectorLogs,
+      table: this.table,
+      responder: this.responder,
+      responderTimeout: Duration.seconds(settings.verifySeconds + LAMBDA_MARGIN_SECONDS),
+      threshold: settings.threshold,
+      windowSeconds: Math.min(settings.periodSeconds, DETECTOR_SETTINGS.windowSeconds.max),
+      deadLetters,
+      entry: repoPath('functions/detector/handler.ts'),
+      projectRoot: repoPath('.'),
+      depsLockFilePath: repoPath('package-lock.json'),
+    });
 
     const target = new targets.LambdaFunction(this.responder, {
       retryAttempts: 2,

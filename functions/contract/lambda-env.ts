@@ -84,7 +84,7 @@ export const DETECT_BUCKET_SECONDS = 10;
 /** The whole-number variables of DETECTOR_ENV, by the same keys. */
 export const DETECTOR_SETTINGS = {
   /** The alarm's threshold, per instance. */
-  threshold: { default: 5, min: 1, max: 100_000 },
+  threshold: { default: 5, min: 1, max: 1_000_000 },
   /** The alarm's period, per instance. */
   windowSeconds: { default: 60, min: DETECT_BUCKET_SECONDS, max: 3600 },
   claimSeconds: { default: LAMBDA_MAX_TIMEOUT_SECONDS, min: 60, max: LAMBDA_MAX_TIMEOUT_SECONDS },

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { cloudWatchAgentConfig, cloudWatchAgentConfigJson, logGroupNames, pm2LogFileStem } from '../../infra/cloudwatch-agent.ts';
+import { AGENT_FLUSH_SECONDS, cloudWatchAgentConfig, cloudWatchAgentConfigJson, logGroupNames, pm2LogFileStem } from '../../infra/cloudwatch-agent.ts';
 import { DEFAULTS } from '../../infra/props.ts';
 import { ReflexStack } from '../../infra/reflex-stack.ts';
 
@@ -57,6 +57,14 @@ describe('the stack and the agent configuration', () => {
     });
   });
 
+  it('flushes lines to CloudWatch Logs within 5 s, the first term of the detector’s latency', () => {
+    const stored = Object.values(template.findResources('AWS::SSM::Parameter')).map(
+      (parameter) => JSON.parse((parameter as { Properties: { Value: string } }).Properties.Value) as { logs: { force_flush_interval: number } },
+    );
+    expect(stored.map((config) => config.logs.force_flush_interval)).toEqual([AGENT_FLUSH_SECONDS]);
+    expect(AGENT_FLUSH_SECONDS).toBe(5);
+  });
+
   it('creates every log group the agent writes to', () => {
     const created = Object.values(template.findResources('AWS::Logs::LogGroup')).map(
       (group) => (group as { Properties: { LogGroupName: string } }).Properties.LogGroupName,
@@ -66,5 +74,6 @@ describe('the stack and the agent configuration', () => {
     );
     for (const group of shipped) expect(created).toContain(group);
     expect(created).toContain(logGroupNames('shop').responder);
+    expect(created).toContain(logGroupNames('shop').detector);
   });
 });

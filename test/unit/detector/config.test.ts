@@ -21,7 +21,7 @@ describe('parseDetectorConfig', () => {
   it.each([
     [{ [DETECTOR_ENV.tableName]: '' }, 'REFLEX_TABLE_NAME is not set'],
     [{ [DETECTOR_ENV.responderFunction]: 'arn:aws:sns:eu-west-1:123456789012:topic' }, 'REFLEX_RESPONDER_FUNCTION is invalid'],
-    [{ [DETECTOR_ENV.threshold]: '0' }, 'REFLEX_DETECT_THRESHOLD must be a whole number from 1 to 100000'],
+    [{ [DETECTOR_ENV.threshold]: '0' }, 'REFLEX_DETECT_THRESHOLD must be a whole number from 1 to 1000000'],
     [{ [DETECTOR_ENV.windowSeconds]: '45' }, 'REFLEX_DETECT_WINDOW_SECONDS must be a multiple of 10'],
     [{ [DETECTOR_ENV.claimSeconds]: '901' }, 'REFLEX_CLAIM_SECONDS must be a whole number from 60 to 900'],
   ])('fails the cold start naming the variable (%#)', (override, message) => {
