@@ -19,6 +19,7 @@ import {
   DEFAULT_RETRY,
   realSleep,
   retryConfig,
+  SerialQueue,
   withRateLimitRetry,
   type SlackDelivery,
   type SlackRetryOptions,
@@ -47,7 +48,7 @@ export class BotNotifier implements Notifier {
   private readonly sleep: Sleep;
   private ref: SlackMessageRef | undefined;
   /** Calls go out one after the other: an update can never overtake the post it edits, nor a later update. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: BotNotifierOptions) {
     this.channel = options.channel;
@@ -126,9 +127,7 @@ export class BotNotifier implements Notifier {
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(task);
-    this.queue = result.catch(() => undefined);
-    return result;
+    return this.queue.run(task);
   }
 }
 

@@ -69,3 +69,14 @@ export function parseRetryAfter(header: string | null | undefined, now: Date = n
   const at = Date.parse(header);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now.getTime()) / 1000));
 }
+
+/** Runs tasks one after the other, in the order they came: a Slack update never overtakes the message it edits. */
+export class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(task);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}

@@ -11,6 +11,7 @@ import {
   parseRetryAfter,
   realSleep,
   retryConfig,
+  SerialQueue,
   withRateLimitRetry,
   type SlackDelivery,
   type SlackRetryOptions,
@@ -33,7 +34,7 @@ export class WebhookNotifier implements Notifier {
   /** Retry-After of the last 429; the webhook client's error does not carry headers, so the fetch records it. */
   private lastRetryAfter: number | undefined;
   /** Messages go out one after the other, so "closed" can never overtake "opened". */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(options: WebhookNotifierOptions) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -67,9 +68,7 @@ export class WebhookNotifier implements Notifier {
   }
 
   private send(message: SlackMessage): Promise<SlackDelivery> {
-    const delivery = this.queue.then(() => this.deliver(message));
-    this.queue = delivery;
-    return delivery;
+    return this.queue.run(() => this.deliver(message));
   }
 
   private async deliver(message: SlackMessage): Promise<SlackDelivery> {
