@@ -107,3 +107,34 @@ describe('respond, when a host script fails', () => {
     expect(investigation.diagnosis.evidence.map((line) => line.text)).toEqual(['snapshot output: reflex: invalid REFLEX_PM2_USER']);
   });
 });
+
+describe('timings.detectedMs', () => {
+  const settled = (): string => snapshotText(parts({ pm2: [pm2Item({ pid: 7100 })], appPids: [7100], listeners: [], ...refused }));
+  const line = (at: string, status: number): string => `{"time":"${at}","status":${status},"request":"GET / HTTP/1.1","upstream_status":"${status}","upstream_addr":"127.0.0.1:3000","upstream_response_time":"0.000","request_time":0.000}`;
+
+  it('runs from the first gateway error in the evidence (the alarm path) to the incident start', async () => {
+    // Prepare: a 200, then 502s from 40 s before the start
+    const start = new Date(Date.parse(TAKEN_AT) - 1000);
+    const at = (secondsBefore: number): string => new Date(start.getTime() - secondsBefore * 1000).toISOString();
+    const logs = { fetch: async () => ({ accessLines: [line(at(50), 200), line(at(40), 502), line(at(20), 504)], errorLines: [], pm2Lines: [], kernelLines: [] }) };
+
+    // Act
+    const report = await respond(target, { host: new ScriptedHost([settled()]), logs, clock: clockAt(start.toISOString()) });
+
+    // Assess
+    expect(report.timings.detectedMs).toBe(40_000);
+  });
+
+  it('takes the trigger’s first error when it has one (the detector), and is absent when no gateway error is known', async () => {
+    // Prepare
+    const start = new Date(Date.parse(TAKEN_AT) - 1000);
+
+    // Act
+    const detected = await respond(target, { host: new ScriptedHost([settled()]), logs: noLogs, clock: clockAt(start.toISOString()) }, { firstErrorAt: new Date(start.getTime() - 12_500) });
+    const unknown = await respond(target, { host: new ScriptedHost([settled()]), logs: noLogs, clock: clockAt(start.toISOString()) });
+
+    // Assess
+    expect(detected.timings.detectedMs).toBe(12_500);
+    expect(unknown.timings).not.toHaveProperty('detectedMs');
+  });
+});
