@@ -1,11 +1,11 @@
-/** The stack's dashboard: gateway errors (all instances, then per instance), the alarm, the responder's outcomes and health. */
+/** The stack's dashboard: gateway errors (all instances, then per instance), the alarm, the responder's outcomes and health, the detector. */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { GATEWAY_STATUSES, METRICS, METRIC_NAMESPACE } from '../functions/contract/telemetry.ts';
+import { GATEWAY_STATUSES, METRICS, METRIC_NAMESPACE, SERVICE_NAME } from '../functions/contract/telemetry.ts';
 
 /** What the dashboard shows. */
 export interface DashboardSources {
@@ -14,6 +14,7 @@ export interface DashboardSources {
   readonly alarm: cloudwatch.IAlarm;
   readonly accessLogs: logs.ILogGroup;
   readonly responder: lambda.IFunction;
+  readonly detector: lambda.IFunction;
   readonly deadLetters: sqs.IQueue;
 }
 
@@ -62,7 +63,16 @@ export function addDashboard(scope: Construct, sources: DashboardSources): cloud
       title: 'Responder health',
       left: [sources.responder.metricInvocations(), sources.responder.metricErrors(), sources.responder.metricThrottles()],
       right: [sources.deadLetters.metricApproximateNumberOfMessagesVisible({ label: 'Failed events (dead-letter queue)' })],
-      width: 24,
+      width: 12,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Detector: batches, dropped payloads, incidents started',
+      // Powertools adds the service as a dimension to every metric it publishes.
+      left: [METRICS.detectorBatches, METRICS.detectorDropped, METRICS.detectorStarts].map(
+        (metricName) => new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic: 'Sum', period: Duration.minutes(1) }),
+      ),
+      right: [sources.detector.metricErrors(), sources.detector.metricThrottles()],
+      width: 12,
     }),
   );
   return dashboard;

@@ -270,7 +270,15 @@ export class ReflexStack extends Stack {
       tier: ssm.ParameterTier.STANDARD,
     });
 
-    addDashboard(this, { appName: settings.appName, gatewayErrors, alarm: this.alarm, accessLogs, responder: this.responder, deadLetters });
+    addDashboard(this, {
+      appName: settings.appName,
+      gatewayErrors,
+      alarm: this.alarm,
+      accessLogs,
+      responder: this.responder,
+      detector: this.detector,
+      deadLetters,
+    });
 
     new CfnOutput(this, 'ResponderFunctionName', { value: this.responder.functionName, description: 'For aws lambda invoke with a file from events/.' });
     new CfnOutput(this, 'TopicArn', { value: this.topic.topicArn, description: 'Subscribe email or Amazon Q Developer in chat here.' });

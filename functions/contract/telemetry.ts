@@ -17,6 +17,10 @@ export const METRICS = {
   incidents: 'Incidents',
   /** One per event received, whatever became of it. */
   events: 'Events',
+  /** The detector: one per subscription batch, one per batch dropped as malformed, one per incident it started. */
+  detectorBatches: 'DetectorBatches',
+  detectorDropped: 'DetectorDropped',
+  detectorStarts: 'DetectorStarts',
 } as const;
 
 /** The dimension of METRICS.incidents: the incident's outcome. */

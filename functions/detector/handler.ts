@@ -15,14 +15,11 @@ import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { DynamoDbDetectionStore } from '../adapters/aws/detection-store.ts';
-import { METRIC_NAMESPACE, SERVICE_NAME } from '../contract/telemetry.ts';
+import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../contract/telemetry.ts';
 import { detect, type DetectOutcome, type DetectorStart } from '../core/detect.ts';
 import { detectorEvent } from '../core/trigger.ts';
 import { parseDetectorConfig } from './config.ts';
 import { decodeSubscription } from './decode.ts';
-
-/** The detector's metrics, in the responder's namespace: one per batch, by what became of it. */
-export const DETECTOR_METRICS = { batches: 'DetectorBatches', dropped: 'DetectorDropped', started: 'DetectorStarts' } as const;
 
 const logger = new Logger({ serviceName: SERVICE_NAME });
 const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME, logger });
@@ -41,13 +38,13 @@ async function startResponder(start: DetectorStart): Promise<void> {
 }
 
 async function onSubscription(event: unknown): Promise<DetectOutcome | { status: 'control' }> {
-  metrics.addMetric(DETECTOR_METRICS.batches, MetricUnit.Count, 1);
+  metrics.addMetric(METRICS.detectorBatches, MetricUnit.Count, 1);
   const decoded = decodeSubscription(event);
   if (decoded.kind === 'control') return { status: 'control' };
   if (decoded.kind === 'bad') return drop(decoded.reason);
   const outcome = await detect(decoded.batch, { store, start: startResponder, now: () => new Date(), logger, settings: config.settings });
   if (outcome.status === 'invalid') return drop(outcome.reason);
-  if (outcome.status === 'started') metrics.addMetric(DETECTOR_METRICS.started, MetricUnit.Count, 1);
+  if (outcome.status === 'started') metrics.addMetric(METRICS.detectorStarts, MetricUnit.Count, 1);
   if (outcome.status === 'start-failed') logger.error('could not start the responder; the alarm path still covers', { ...outcome });
   else logger.debug('batch', { ...outcome });
   return outcome;
@@ -55,7 +52,7 @@ async function onSubscription(event: unknown): Promise<DetectOutcome | { status:
 
 function drop(reason: string): DetectOutcome {
   logger.warn('subscription payload dropped', { reason });
-  metrics.addMetric(DETECTOR_METRICS.dropped, MetricUnit.Count, 1);
+  metrics.addMetric(METRICS.detectorDropped, MetricUnit.Count, 1);
   return { status: 'invalid', reason };
 }
 

@@ -96,4 +96,9 @@ describe('ReflexStack detector', () => {
     expect(byAction.get('lambda:InvokeFunction')).toEqual({ 'Fn::GetAtt': [logicalId(stack.responder), 'Arn'] });
     expect(JSON.stringify(statements)).not.toContain('"*"');
   });
+
+  it('shows its batches, dropped payloads and starts on the dashboard', () => {
+    const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]);
+    for (const name of ['DetectorBatches', 'DetectorDropped', 'DetectorStarts']) expect(body).toContain(name);
+  });
 });
