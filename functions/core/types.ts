@@ -136,6 +136,17 @@ export interface ProbeResult {
   readonly timeMs: number;
   /** From curl's exit code: 7 refused, 28 timeout, 52 empty reply, 56 reset. */
   readonly error?: 'refused' | 'timeout' | 'empty_reply' | 'reset' | 'other';
+  /** Upstream probe only, when its short first try got no answer: what the process listening on the port did meanwhile. */
+  readonly listener?: ListenerSample;
+}
+
+/** The processes listening on the probed port, measured over the probe's first try (functions/host/snapshot.sh). */
+export interface ListenerSample {
+  /** CPU over the window, in % of one core: ~100 for a spinning event loop, ~0 for one blocked in a wait. */
+  readonly cpuPercent: number;
+  /** read/write system calls over the window (/proc/<pid>/io). An event loop that turns reads the probe's request: 0 means it does not. */
+  readonly ioCalls: number;
+  readonly windowMs: number;
 }
 
 /** What nginx proxies to, read from its configuration. */
