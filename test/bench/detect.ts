@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { SnsNotifier } from '../../functions/adapters/aws/sns-notifier.ts';
 import { DynamoDbDetectionStore } from '../../functions/adapters/aws/detection-store.ts';
 import { DEFAULT_DETECT_SETTINGS, detect, type DetectionStore, type DetectOutcome, type DetectorStart } from '../../functions/core/detect.ts';
+import { detectorEvent } from '../../functions/core/trigger.ts';
 import { decodeSubscription } from '../../functions/detector/decode.ts';
 import { isGatewayError, parseAccessLine } from '../../functions/core/evidence/access-log.ts';
 import { LAMBDA_MARGIN_SECONDS } from '../../functions/contract/lambda-env.ts';
@@ -105,8 +106,7 @@ function readInputs(argv: string[]): Inputs {
 /**
  * The responder's own time, from its invocation to the restart's SendCommand, on the fleet model: the real use case
  * (claim, find or take the instance, snapshot, logs, diagnosis, lock, restart history, remediate). `alarm`: today's
- * event, which first finds the instances with Logs Insights; otherwise one instance named by the event (the
- * detector's start takes the same path as a manual event for one instance).
+ * event, which first finds the instances with Logs Insights; otherwise the detector's start for one instance.
  */
 async function responderToRestartMs(alarm: boolean): Promise<number> {
   const config = parseConfig(responderEnv({ REFLEX_TABLE_NAME: 'reflex-web', REFLEX_ECOSYSTEM: '/srv/web/ecosystem.config.cjs' }));
@@ -125,7 +125,7 @@ async function responderToRestartMs(alarm: boolean): Promise<number> {
   const time = clock.now().toISOString();
   const event = alarm
     ? { id: 'bench-alarm', source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change', time, detail: { alarmName: config.alarmName, state: { value: 'ALARM' } } }
-    : { id: 'bench-detect', source: 'reflex.manual', 'detail-type': 'Reflex Manual Invoke', time, detail: { instanceIds: [instance] } };
+    : detectorEvent({ incidentId: `detect-${instance}-0`, instanceId: instance, firstErrorAt: time, time });
   const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined };
   const lambdaTimeoutMs = (config.verifySeconds + LAMBDA_MARGIN_SECONDS) * 1000;
   await clock.run(() =>
