@@ -12,7 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as destinations from 'aws-cdk-lib/aws-logs-destinations';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { DETECTOR_ENV } from '../functions/contract/lambda-env.ts';
+import { DETECTOR_ENV, DETECTOR_SETTINGS } from '../functions/contract/lambda-env.ts';
 import { GATEWAY_ERROR_PATTERN, METRIC_NAMESPACE, SERVICE_NAME } from '../functions/contract/telemetry.ts';
 import { acknowledge } from './nag.ts';
 
@@ -24,8 +24,6 @@ export interface DetectorSources {
   readonly logGroup: logs.ILogGroup;
   readonly table: dynamodb.ITable;
   readonly responder: lambda.IFunction;
-  /** The responder's timeout: a claim not given back (the responder died) lasts this long. */
-  readonly responderTimeout: Duration;
   /** Per instance: gateway errors within `windowSeconds` that start its incident (the alarm's figures). */
   readonly threshold: number;
   readonly windowSeconds: number;
@@ -68,7 +66,8 @@ export function addDetector(scope: Construct, sources: DetectorSources): NodejsF
       [DETECTOR_ENV.responderFunction]: sources.responder.functionArn,
       [DETECTOR_ENV.threshold]: String(sources.threshold),
       [DETECTOR_ENV.windowSeconds]: String(sources.windowSeconds),
-      [DETECTOR_ENV.claimSeconds]: String(sources.responderTimeout.toSeconds()),
+      // Lambda's longest run: a start queued behind that many incidents is stale; the responder renews the claim.
+      [DETECTOR_ENV.claimSeconds]: String(DETECTOR_SETTINGS.claimSeconds.default),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
     },

@@ -227,7 +227,6 @@ export class ReflexStack extends Stack {
       logGroup: detectorLogs,
       table: this.table,
       responder: this.responder,
-      responderTimeout: Duration.seconds(settings.verifySeconds + LAMBDA_MARGIN_SECONDS),
       threshold: settings.threshold,
       windowSeconds: Math.min(settings.periodSeconds, DETECTOR_SETTINGS.windowSeconds.max),
       deadLetters,

@@ -74,7 +74,10 @@ export const DETECTOR_ENV = {
   threshold: 'REFLEX_DETECT_THRESHOLD',
   /** The sliding window, seconds, a multiple of DETECT_BUCKET_SECONDS. */
   windowSeconds: 'REFLEX_DETECT_WINDOW_SECONDS',
-  /** How long a claim holds an instance whose incident never closes: the responder's timeout, seconds. */
+  /**
+   * How long the detector's claim holds an instance until the responder renews it, seconds: how long a start may
+   * wait in the responder's queue (it runs one incident at a time) before it is stale.
+   */
   claimSeconds: 'REFLEX_CLAIM_SECONDS',
 } as const;
 

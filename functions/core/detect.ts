@@ -21,7 +21,7 @@ export interface DetectSettings {
   readonly windowMs: number;
   /** Width of one counting bucket; divides `windowMs`. */
   readonly bucketMs: number;
-  /** How long a claim holds an instance when its incident never closes (the responder died): the responder's timeout. */
+  /** How long the claim holds the instance until the responder renews it: how long its start may wait in the queue. */
   readonly claimTtlMs: number;
 }
 
@@ -81,6 +81,8 @@ export interface DetectorStart {
   readonly instanceId: string;
   readonly firstErrorAt: string;
   readonly time: string;
+  /** When the detector's claim runs out: a start still queued then is stale (someone else may hold the instance). */
+  readonly claimExpiresAt: string;
 }
 
 export interface DetectDeps {
@@ -201,7 +203,8 @@ export async function detect(batch: LogBatch, deps: DetectDeps): Promise<DetectO
   const claim = { incidentId, instanceId: batch.instanceId, firstErrorAt: new Date(firstErrorAt).toISOString(), expiresAt: now + settings.claimTtlMs };
   if (!(await store.claimIncident(claim))) return { status: 'claimed-elsewhere', instanceId: batch.instanceId, inWindow: count };
   try {
-    await deps.start({ incidentId, instanceId: batch.instanceId, firstErrorAt: claim.firstErrorAt, time: new Date(now).toISOString() });
+    const time = new Date(now).toISOString();
+    await deps.start({ incidentId, instanceId: batch.instanceId, firstErrorAt: claim.firstErrorAt, time, claimExpiresAt: new Date(claim.expiresAt).toISOString() });
   } catch (error) {
     // Without a responder run nobody would ever release the claim: give it back, the alarm path still covers.
     await store.releaseIncident(batch.instanceId, incidentId);

@@ -93,7 +93,10 @@ export interface IncidentClaim {
  * an alarm run claims each instance it finds, and each gives the claim back when the incident closes.
  */
 export interface IncidentClaims {
-  /** Claims the instance for one incident: false when an unexpired claim exists (a conditional write). */
+  /**
+   * Claims the instance for one incident: false when another incident's unexpired claim exists (a conditional
+   * write). The claim's own incident renews it: the responder does so when the detector's start reaches it.
+   */
   claimIncident(claim: IncidentClaim): Promise<boolean>;
   /** Gives the claim back, if it is still `incidentId`'s. */
   releaseIncident(instanceId: string, incidentId: string): Promise<void>;

@@ -146,13 +146,20 @@ export async function respondFleet(trigger: FleetTrigger, deps: FleetDeps, optio
 
 /**
  * The instances this run responds to, each with the claim it gives back at the end (none for a manual event).
- * The detector claimed its instance before starting this run. An alarm run takes an instance only when it can claim
- * it and no incident was opened on it since the alarm's window began: otherwise the detector is handling, or has
- * handled, the very errors that raised the alarm.
+ * The detector claimed its instance before starting this run: the run renews that claim for as long as it may take
+ * (the start may have waited in the queue). An alarm run takes an instance only when it can claim it and no
+ * incident was opened on it since the alarm's window began: otherwise the detector is handling, or has handled, the
+ * very errors that raised the alarm.
  */
 async function admit(trigger: FleetTrigger, found: readonly string[], windowStart: Date, deps: FleetDeps, now: Date): Promise<Map<string, string | undefined>> {
-  if (trigger.kind === 'detector') return new Map([[trigger.instanceIds[0], trigger.eventId]]);
   const { claims, store, logger } = deps;
+  const expiresAt = now.getTime() + deps.remainingMs();
+  if (trigger.kind === 'detector') {
+    const [instanceId] = trigger.instanceIds;
+    const renewed = !claims || (await claims.claimIncident({ incidentId: trigger.eventId, instanceId, firstErrorAt: trigger.firstErrorAt, expiresAt }));
+    if (!renewed) logger.info('instance under another open incident', { instanceId });
+    return renewed ? new Map([[instanceId, trigger.eventId]]) : new Map();
+  }
   if (trigger.kind === 'manual' || !claims) return new Map(found.map((id) => [id, undefined]));
   const admitted = await mapLimit(found, INVESTIGATION_CONCURRENCY, async (instanceId) => {
     const incidentId = `${trigger.eventId}-${instanceId}`;
@@ -161,7 +168,7 @@ async function admit(trigger: FleetTrigger, found: readonly string[], windowStar
       logger.info('instance already handled since the alarm window began', { instanceId, incidentId: last.incidentId });
       return undefined;
     }
-    const claim = { incidentId, instanceId, firstErrorAt: windowStart.toISOString(), expiresAt: now.getTime() + deps.remainingMs() };
+    const claim = { incidentId, instanceId, firstErrorAt: windowStart.toISOString(), expiresAt };
     if (!(await claims.claimIncident(claim))) {
       logger.info('instance under another open incident', { instanceId });
       return undefined;

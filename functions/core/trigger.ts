@@ -40,6 +40,8 @@ export type Trigger =
       /** The first gateway error of the instance's window: where `timings.detectedMs` starts. */
       readonly firstErrorAt: string;
       readonly time: string;
+      /** The detector's claim on the instance runs out then; the responder renews it while it works. */
+      readonly claimExpiresAt: string;
     }
   | { readonly kind: 'ignored'; readonly reason: string };
 
@@ -72,7 +74,7 @@ export function detectorEvent(start: DetectorStart): Record<string, unknown> {
     source: DETECTOR_SOURCE,
     'detail-type': DETECTOR_DETAIL_TYPE,
     time: start.time,
-    detail: { instanceIds: [start.instanceId], firstErrorAt: start.firstErrorAt },
+    detail: { instanceIds: [start.instanceId], firstErrorAt: start.firstErrorAt, claimExpiresAt: start.claimExpiresAt },
   };
 }
 
@@ -89,12 +91,13 @@ function parseDetector(root: Record<string, unknown>, context: TriggerContext): 
   if (Date.parse(firstErrorAt) > Date.parse(time)) {
     throw new InputError(`detail.firstErrorAt: must not be after the event's time ${time}, got ${describe(detail.firstErrorAt)}`, 'detail.firstErrorAt');
   }
-  // A start that waited in Lambda's asynchronous queue past the window is over or handled, like a stale alarm.
-  const ageSeconds = (context.now.getTime() - Date.parse(time)) / 1000;
-  if (ageSeconds > context.maxAgeSeconds) {
-    return { kind: 'ignored', reason: `stale detector event: ${Math.round(ageSeconds)} s old, older than the ${context.maxAgeSeconds} s window` };
+  const claimExpiresAt = isoTime(detail.claimExpiresAt, 'detail.claimExpiresAt');
+  // Starts wait in Lambda's asynchronous queue while the responder handles others (a fleet-wide outage). Until the
+  // claim runs out the instance is still this incident's; after it, an alarm run may have taken it over.
+  if (context.now.getTime() >= Date.parse(claimExpiresAt)) {
+    return { kind: 'ignored', reason: `stale detector event: its claim on ${instanceId} ran out at ${claimExpiresAt}` };
   }
-  return { kind: 'detector', eventId, instanceIds: [instanceId], firstErrorAt, time };
+  return { kind: 'detector', eventId, instanceIds: [instanceId], firstErrorAt, time, claimExpiresAt };
 }
 
 function parseAlarm(root: Record<string, unknown>, context: TriggerContext): Trigger {

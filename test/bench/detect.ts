@@ -125,7 +125,7 @@ async function responderToRestartMs(alarm: boolean): Promise<number> {
   const time = clock.now().toISOString();
   const event = alarm
     ? { id: 'bench-alarm', source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change', time, detail: { alarmName: config.alarmName, state: { value: 'ALARM' } } }
-    : detectorEvent({ incidentId: `detect-${instance}-0`, instanceId: instance, firstErrorAt: time, time });
+    : detectorEvent({ incidentId: `detect-${instance}-0`, instanceId: instance, firstErrorAt: time, time, claimExpiresAt: new Date(clock.nowMs() + 900_000).toISOString() });
   const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined };
   const lambdaTimeoutMs = (config.verifySeconds + LAMBDA_MARGIN_SECONDS) * 1000;
   await clock.run(() =>

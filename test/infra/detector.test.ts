@@ -76,8 +76,8 @@ describe('ReflexStack detector', () => {
           [DETECTOR_ENV.responderFunction]: { 'Fn::GetAtt': [logicalId(stack.responder), 'Arn'] },
           [DETECTOR_ENV.threshold]: '5',
           [DETECTOR_ENV.windowSeconds]: '60',
-          // A claim lasts as long as the responder can run: verifySeconds + 60 s.
-          [DETECTOR_ENV.claimSeconds]: '180',
+          // A start may wait in the responder's queue this long; the responder renews the claim when it starts.
+          [DETECTOR_ENV.claimSeconds]: '900',
           POWERTOOLS_SERVICE_NAME: 'reflex',
           POWERTOOLS_METRICS_NAMESPACE: 'Reflex',
         },

@@ -85,8 +85,8 @@ export class DynamoDbDetectionStore implements DetectionStore {
             firstErrorAt: claim.firstErrorAt,
             expiresAt: epochSeconds(claim.expiresAt, 'up'),
           },
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
-          ExpressionAttributeValues: { ':now': epochSeconds(now, 'down') },
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR incidentId = :me',
+          ExpressionAttributeValues: { ':now': epochSeconds(now, 'down'), ':me': claim.incidentId },
         }),
       ),
     );

@@ -53,7 +53,13 @@ describe('parseTrigger', () => {
   });
 
   describe('detector events', () => {
-    const start = { incidentId: 'detect-i-0abc12345def67890-1795514350000', instanceId: 'i-0abc12345def67890', firstErrorAt: '2026-11-24T10:00:41.250Z', time: '2026-11-24T10:00:55.000Z' };
+    const start = {
+      incidentId: 'detect-i-0abc12345def67890-1795514350000',
+      instanceId: 'i-0abc12345def67890',
+      firstErrorAt: '2026-11-24T10:00:41.250Z',
+      time: '2026-11-24T10:00:55.000Z',
+      claimExpiresAt: '2026-11-24T10:15:55.000Z',
+    };
 
     it('reads the event the detector sends: one instance, its incident id and its first gateway error', () => {
       expect(parseTrigger(detectorEvent(start), context)).toEqual({
@@ -62,13 +68,15 @@ describe('parseTrigger', () => {
         instanceIds: ['i-0abc12345def67890'],
         firstErrorAt: '2026-11-24T10:00:41.250Z',
         time: '2026-11-24T10:00:55.000Z',
+        claimExpiresAt: '2026-11-24T10:15:55.000Z',
       });
     });
 
-    it('ignores a start that waited in the asynchronous queue longer than the window', () => {
-      expect(parseTrigger(detectorEvent(start), { ...context, now: new Date('2026-11-24T10:30:00Z') })).toMatchObject({
+    it('takes a start that waited in the asynchronous queue while its claim holds, and ignores it once the claim ran out', () => {
+      expect(parseTrigger(detectorEvent(start), { ...context, now: new Date('2026-11-24T10:15:54Z') })).toMatchObject({ kind: 'detector' });
+      expect(parseTrigger(detectorEvent(start), { ...context, now: new Date('2026-11-24T10:15:55Z') })).toEqual({
         kind: 'ignored',
-        reason: expect.stringContaining('stale detector event: 1745 s old'),
+        reason: 'stale detector event: its claim on i-0abc12345def67890 ran out at 2026-11-24T10:15:55.000Z',
       });
     });
 
@@ -77,6 +85,7 @@ describe('parseTrigger', () => {
       [{ ...detectorEvent(start), detail: { instanceIds: ['i-0abc12345def67890', 'i-0def67890abc12345'], firstErrorAt: start.firstErrorAt } }, 'exactly one EC2 instance id'],
       [{ ...detectorEvent(start), detail: { instanceIds: ['web-1'], firstErrorAt: start.firstErrorAt } }, 'detail.instanceIds[0]: must be an EC2 instance id'],
       [{ ...detectorEvent(start), detail: { instanceIds: [start.instanceId] } }, 'detail.firstErrorAt: must be an ISO-8601 time'],
+      [{ ...detectorEvent(start), detail: { instanceIds: [start.instanceId], firstErrorAt: start.firstErrorAt } }, 'detail.claimExpiresAt: must be an ISO-8601 time'],
       [{ ...detectorEvent(start), detail: { instanceIds: [start.instanceId], firstErrorAt: '2026-11-24T10:01:00Z' } }, 'must not be after the event'],
     ])('rejects a malformed detector event naming the field (%#)', (event, message) => {
       expect(() => parseTrigger(event, context)).toThrow(InputError);

@@ -137,6 +137,21 @@ describe('detector and responder', () => {
     expect(w.runs).toEqual([]);
   });
 
+  it('drops a queued detector start whose claim an alarm run took over after it ran out', async () => {
+    // Prepare: the detector's start for B waited; meanwhile its claim expired and an alarm run claimed B
+    const { b } = ids();
+    const w = world({ [b]: { before: fixture('crash') } });
+    await w.claims.claimIncident({ incidentId: `alarm-${b}`, instanceId: b, firstErrorAt: w.clock.now().toISOString(), expiresAt: w.clock.ms + 180_000 });
+    const start = { incidentId: `detect-${b}-1`, instanceId: b, firstErrorAt: w.clock.now().toISOString(), time: w.clock.now().toISOString() };
+
+    // Act
+    const result = await handleEvent(detectorEvent({ ...start, claimExpiresAt: new Date(w.clock.ms + 60_000).toISOString() }), w.responderDeps);
+
+    // Assess
+    expect(result).toEqual({ status: 'handled', incidents: [], notified: [] });
+    expect(w.host.calls).toEqual([]);
+  });
+
   it('gives the claim back when the incident closes, so the instance’s next failure is detected', async () => {
     // Prepare
     const { b } = ids();

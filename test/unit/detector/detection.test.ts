@@ -60,7 +60,13 @@ describe('detect on DynamoDB', () => {
     expect(second).toMatchObject({ status: 'started', instanceId: A, inWindow: 5 });
     expect(third).toEqual({ status: 'counted', instanceId: A, inWindow: 7 });
     expect(starts).toEqual([
-      { incidentId: expect.stringMatching(new RegExp(`^detect-${A}-\\d+$`)), instanceId: A, firstErrorAt: new Date(NOW.getTime() - 4000).toISOString(), time: NOW.toISOString() },
+      {
+        incidentId: expect.stringMatching(new RegExp(`^detect-${A}-\\d+$`)),
+        instanceId: A,
+        firstErrorAt: new Date(NOW.getTime() - 4000).toISOString(),
+        time: NOW.toISOString(),
+        claimExpiresAt: new Date(NOW.getTime() + DEFAULT_DETECT_SETTINGS.claimTtlMs).toISOString(),
+      },
     ]);
   });
 
@@ -131,6 +137,18 @@ describe('detect on DynamoDB', () => {
     expect(claimed).toBe(true);
     expect(outcome).toMatchObject({ status: 'claimed-elsewhere', instanceId: A });
     expect(starts).toEqual([]);
+  });
+
+  it('lets a claim be renewed by its own incident only', async () => {
+    // Prepare
+    const { store } = detector();
+    const claim = { incidentId: 'detect-1', instanceId: A, firstErrorAt: NOW.toISOString(), expiresAt: NOW.getTime() + 60_000 };
+    // Act
+    const first = await store.claimIncident(claim);
+    const renewed = await store.claimIncident({ ...claim, expiresAt: NOW.getTime() + 600_000 });
+    const other = await store.claimIncident({ ...claim, incidentId: 'alarm-1' });
+    // Assess
+    expect([first, renewed, other]).toEqual([true, true, false]);
   });
 
   it('holds the instance for the alarm path once the detector started it: one incident for both', async () => {
