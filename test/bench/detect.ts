@@ -108,7 +108,7 @@ function readInputs(argv: string[]): Inputs {
  * (claim, find or take the instance, snapshot, logs, diagnosis, lock, restart history, remediate). `alarm`: today's
  * event, which first finds the instances with Logs Insights; otherwise the detector's start for one instance.
  */
-async function responderToRestartMs(alarm: boolean): Promise<number> {
+async function responderToRestartMs(alarm: boolean): Promise<{ restartMs: number; runMs: number }> {
   const config = parseConfig(responderEnv({ REFLEX_TABLE_NAME: 'reflex-web', REFLEX_ECOSYSTEM: '/srv/web/ecosystem.config.cjs' }));
   const clock = new VirtualClock(new Date(recordedCrashTime().getTime() + 5000));
   const calls = noCalls();
@@ -142,7 +142,7 @@ async function responderToRestartMs(alarm: boolean): Promise<number> {
     }),
   );
   if (restartAt === undefined) throw new Error('the modelled responder did not restart the crashed instance');
-  return restartAt - invokedAt;
+  return { restartMs: restartAt - invokedAt, runMs: clock.nowMs() - invokedAt };
 }
 
 /** Counts every store call the detector makes, to price them. */
@@ -247,12 +247,17 @@ function healthyLinesPassing(inputs: Inputs): { lines: number; passing: number }
 
 async function main(): Promise<number> {
   const inputs = readInputs(process.argv.slice(2));
-  const detectorResponder = await responderToRestartMs(false);
-  const alarmResponder = await responderToRestartMs(true);
+  const detectorRun = await responderToRestartMs(false);
+  const detectorResponder = detectorRun.restartMs;
+  const alarmResponder = (await responderToRestartMs(true)).restartMs;
   const thresholdMs = ((DEFAULT_DETECT_SETTINGS.threshold - 1) / inputs.rps) * 1000;
   const detectorMs = DETECTOR.coldStartMs + 3 * PATH.dynamoMs + PATH.invokeApiMs;
   const newPath = thresholdMs + inputs.flushMs + inputs.deliveryMs + PATH.invokeDetectorMs + detectorMs + PATH.startResponderMs + detectorResponder;
   const today = PATH.metricPeriodMs + PATH.alarmEvaluationMs + PATH.eventBridgeMs + alarmResponder;
+  // The responder runs one incident at a time (reserved concurrency 1): in a fleet outage the starts queue, and a
+  // start still queued when its claim runs out is left to the alarm path.
+  const lastInQueueMs = newPath + (inputs.fleet - 1) * detectorRun.runMs;
+  const servedBeforeClaimsRunOut = Math.min(inputs.fleet, Math.floor(DEFAULT_DETECT_SETTINGS.claimTtlMs / detectorRun.runMs) + 1);
 
   const storm = await runStorm(inputs);
   const incidentCount = [...storm.incidents.values()].reduce((sum, count) => sum + count, 0);
@@ -301,6 +306,12 @@ async function main(): Promise<number> {
         ['outage: DynamoDB write / read units', `${storm.writes} / ${storm.reads}`, '—', ''],
         ['outage: detector cost per incident', `$${perIncident.toExponential(2)}`, '—', '< $0.001'],
         ['each further minute one instance keeps failing (escalated)', `$${perErrorMinute.toExponential(2)}`, '—', ''],
+        [
+          `outage: restarts issued, one incident at a time (${seconds(detectorRun.runMs)} each)`,
+          `last of ${inputs.fleet} after ${seconds(lastInQueueMs)}; ${servedBeforeClaimsRunOut} started before the ${seconds(DEFAULT_DETECT_SETTINGS.claimTtlMs)} claims run out, the rest left to the alarm run`,
+          'one rolling run, held back at the Lambda timeout',
+          '',
+        ],
         ['outage: incidents per instance (real detector on dynalite)', exactlyOne ? `exactly 1 each (${incidentCount} for ${inputs.fleet + 1} instances)` : `NOT one each: ${incidentCount} for ${storm.incidents.size}`, '1 for the fleet', 'exactly 1 each'],
       ],
     ),
