@@ -31,6 +31,8 @@ export interface IncidentSummary {
   readonly action: string;
   readonly executed: boolean;
   readonly outcome: Outcome;
+  /** First gateway error → incident start (see Report.timings), so the `incident` log line answers "how fast". */
+  readonly detectedMs?: number;
 }
 
 /**
@@ -73,6 +75,7 @@ function summarize(report: Report): IncidentSummary {
     action: report.action.kind,
     executed: report.action.executed,
     outcome: report.outcome,
+    ...(report.timings.detectedMs !== undefined && { detectedMs: report.timings.detectedMs }),
   };
 }
 

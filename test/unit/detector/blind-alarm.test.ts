@@ -105,6 +105,7 @@ describe('detector and responder', () => {
     expect(w.host.calls.filter((call) => call.script === 'remediate').map((call) => call.instanceId)).toEqual([b]);
     // Detection cost is in the report: from the first 502 the detector saw to the incident's start.
     expect(w.notifier.reports[1]?.timings.detectedMs).toBe(1500);
+    expect(w.runs[1]).toMatchObject({ status: 'handled', incidents: [{ instanceId: b, outcome: 'recovered', detectedMs: 1500 }] });
   });
 
   it('makes one incident and one restart when the alarm fires for an instance the detector handles', async () => {
