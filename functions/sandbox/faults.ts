@@ -11,7 +11,9 @@ import { canListen, freePort } from './network.ts';
 import { countGatewayLines } from './nginx.ts';
 import type { OomKiller } from './oom.ts';
 import { APP, type Pm2 } from './pm2.ts';
-import { countMatches, isAlive, until } from './processes.ts';
+import { countMatches, isAlive, sleep, until } from './processes.ts';
+import { badRelease, type AppFiles } from './releases.ts';
+import type { Strays } from './strays.ts';
 import type { RequestOptions, SandboxFaults } from './types.ts';
 
 /** What the faults reach into: the sandbox's parts, beyond its public API. */
@@ -26,6 +28,11 @@ export interface FaultTarget {
   readonly profile: HostProfile;
   readonly pm2Cli: Pm2;
   readonly oom: OomKiller;
+  readonly strays: Strays;
+  /** The app's extra environment (the sandbox's `appEnv` option). */
+  readonly appEnv: Readonly<Record<string, string>>;
+  /** The server given in the sandbox's `app` option; undefined for the demo app. */
+  readonly app: AppFiles | undefined;
   /** The app's pid (0 when down) and status, as PM2 reports them. */
   appState(): Promise<{ pid: number; status: string | undefined }>;
   appPid(): Promise<number>;
@@ -34,10 +41,18 @@ export interface FaultTarget {
   moveApp(host: string, port: number): void;
   /** The ecosystem file's source, with PM2's autorestart on or off. */
   ecosystemSource(autorestart: boolean): string;
+  /** Deploys `release` as a deploy script does: the ecosystem file pointed at it, `pm2 delete` + `pm2 start`. */
+  deploy(release: AppFiles): Promise<void>;
 }
 
 const CRASH_MARKER_TEXT = 'the demo app dies at boot while this file exists\n';
 const EXIT_LINE = /App \[web:\d+\] exited with code/g;
+/** Node closes an idle keep-alive connection this long after `server.keepAliveTimeout` (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER). */
+const NODE_KEEP_ALIVE_BUFFER_MS = 1000;
+/** Node's default `server.keepAliveTimeout`, and Next.js's when `KEEP_ALIVE_TIMEOUT` is unset. */
+const NODE_KEEP_ALIVE_DEFAULT_MS = 5000;
+/** How long a CPU-heavy request holds the app's event loop in the keep-alive race. */
+const BUSY_MS = 150;
 
 /** The faults of one sandbox. */
 export function makeFaults(box: FaultTarget): SandboxFaults {
@@ -90,11 +105,11 @@ export function makeFaults(box: FaultTarget): SandboxFaults {
       await gatewayErrors(box);
       return port;
     },
-    proxyMisconfig: async () => {
-      if (!(await canListen('::1'))) throw new SandboxError('the IPv6 loopback ::1 is not available on this machine');
-      await restartWithEnv(box, { PORT: String(box.appPort), HOSTNAME: '::1' });
-      box.moveApp('::1', box.appPort);
-      await untilServing(box, 'the app on [::1]');
+    proxyMisconfig: async (host = '::1') => {
+      if (!(await canListen(host))) throw new SandboxError(`the address ${host} is not available on this machine`);
+      await restartWithEnv(box, { PORT: String(box.appPort), HOSTNAME: host });
+      box.moveApp(host, box.appPort);
+      await untilServing(box, `the app on ${host.includes(':') ? `[${host}]` : host}`);
       await gatewayErrors(box);
     },
     slowPages: async (ms: number) => {
@@ -113,7 +128,73 @@ export function makeFaults(box: FaultTarget): SandboxFaults {
       await gatewayErrors(box);
       return box.oom.mode;
     },
+    orphanHoldsPort: async () => {
+      const pid = await box.appPid();
+      await box.pm2Cli.expect(['stop', APP]);
+      await waitDown(box, pid);
+      const stray = await box.strays.start(box.dir, '127.0.0.1', box.appPort);
+      // The restart's start fails to listen (EADDRINUSE) and the app exits; PM2 leaves it down (autorestart off).
+      await startFails(box, () => box.pm2Cli.expect(['restart', APP]));
+      await gatewayErrors(box);
+      return stray;
+    },
+    deployWithoutModules: async () => {
+      const release = await badRelease(box.dir, nextApp(box), 'modules');
+      await startFails(box, () => box.deploy(release));
+      await gatewayErrors(box);
+    },
+    deployWithoutBuild: async () => {
+      const release = await badRelease(box.dir, nextApp(box), 'build');
+      await startFails(box, () => box.deploy(release));
+      await gatewayErrors(box);
+    },
+    heapExhaustion: async () => {
+      const pid = await box.appPid();
+      await control(box, '/__demo/leak-heap');
+      await waitDown(box, pid);
+      await gatewayErrors(box);
+    },
+    headerTooBig: async () => {
+      await gatewayErrors(box, '/login');
+    },
+    keepAliveRace: async () => {
+      const keepAlive = Number(box.appEnv.KEEP_ALIVE_TIMEOUT ?? NODE_KEEP_ALIVE_DEFAULT_MS);
+      // Node's idle timer is due `closesAt` after a response; the busy request spans that moment.
+      const closesAt = keepAlive + NODE_KEEP_ALIVE_BUFFER_MS;
+      const accessLog = box.profile.nginx.accessLog;
+      const before = await countGatewayLines(accessLog);
+      const statuses: number[] = [];
+      for (let round = 0; round < 10 && statuses.filter(isGatewayError).length < 3; round++) {
+        // Leaves one idle connection in nginx's upstream cache (the app has answered on it).
+        await box.request('/', { via: 'nginx', method: 'POST' });
+        await sleep(Math.max(0, closesAt - BUSY_MS / 3));
+        const busy = box.request(`/__demo/busy?ms=${BUSY_MS}`, { via: 'app', method: 'POST' });
+        await sleep(BUSY_MS / 2);
+        // nginx reuses the idle connection; when the app's loop runs again, its overdue idle timer closes it first.
+        statuses.push(await box.request('/', { via: 'nginx', method: 'POST' }));
+        await busy;
+      }
+      if (statuses.filter(isGatewayError).length < 3) {
+        throw new SandboxError(`the keep-alive race did not show (POST statuses ${statuses.join(', ')}): is the upstream keepalive on?`);
+      }
+      await until('gateway errors in the access log', 3000, async () => (await countGatewayLines(accessLog)) - before >= 3);
+    },
   };
+}
+
+/** The Next.js server of the sandbox, for the faults that break a deploy of it. */
+function nextApp(box: FaultTarget): AppFiles {
+  if (!box.app) throw new SandboxError('a bad deploy needs a Next.js app (the sandbox option `app`)');
+  return box.app;
+}
+
+/** Runs a start that must fail; returns once the started process has exited and PM2 reports the app down. */
+async function startFails(box: FaultTarget, start: () => Promise<void>): Promise<void> {
+  const pm2Log = join(box.pm2Home, 'pm2.log');
+  const exitsBefore = await countMatches(pm2Log, EXIT_LINE);
+  await start();
+  await until('the started app to exit', 20_000, async () => (await countMatches(pm2Log, EXIT_LINE)) > exitsBefore);
+  await until('PM2 to report the app down', 15_000, async () => (await box.appState()).status !== 'online', 250);
 }
 
 /** Asks the app itself to do something (the fault switches, on its own port only). */

@@ -14,6 +14,8 @@ import { OomKiller } from './oom.ts';
 import { APP, Pm2, ecosystemSource, pm2Binary } from './pm2.ts';
 import { Pm2User, walk } from './pm2-user.ts';
 import { killAndWait, readPidFile, sleep, until, type CommandResult } from './processes.ts';
+import type { AppFiles } from './releases.ts';
+import { Strays } from './strays.ts';
 import type { RequestOptions, Sandbox, SandboxFaults, SandboxOptions, SandboxProfile } from './types.ts';
 
 const DEMO_APP = fileURLToPath(new URL('./demo-app.cjs', import.meta.url));
@@ -25,6 +27,7 @@ export class LocalSandbox implements Sandbox, FaultTarget {
   readonly faults: SandboxFaults;
   readonly pm2Cli: Pm2;
   readonly oom = new OomKiller();
+  readonly strays = new Strays();
   readonly crashMarker: string;
   readonly bootMs: number;
   nginxPort = 0;
@@ -32,8 +35,9 @@ export class LocalSandbox implements Sandbox, FaultTarget {
   #profile: SandboxProfile | undefined;
   readonly #nginxDir: string;
   readonly #ecosystem: string;
-  /** The server PM2 runs. */
-  readonly #appScript: string;
+  /** The server the sandbox deploys, and the one PM2 runs now (a bad-deploy fault replaces it until `repair()`). */
+  readonly #appFiles: AppFiles;
+  #deployed: AppFiles;
   readonly #user: Pm2User | undefined;
   readonly #readTimeout: number;
   readonly #removeDir: boolean;
@@ -55,7 +59,9 @@ export class LocalSandbox implements Sandbox, FaultTarget {
     this.#ecosystem = join(dir, 'ecosystem.config.cjs');
     const pm2Bin = pm2Binary(options.pm2AsUser === true);
     // A PM2 user gets its own copy of the demo app: the repository may be where that user cannot read.
-    this.#appScript = options.app?.script ?? (options.pm2AsUser ? join(dir, 'app', 'server.cjs') : DEMO_APP);
+    const script = options.app?.script ?? (options.pm2AsUser ? join(dir, 'app', 'server.cjs') : DEMO_APP);
+    this.#appFiles = { script, cwd: options.app?.cwd ?? join(dir, 'app') };
+    this.#deployed = this.#appFiles;
     this.#user = options.pm2AsUser ? new Pm2User(dirname(this.pm2Home)) : undefined;
     this.crashMarker = join(dir, 'crash-marker');
     this.#readTimeout = options.proxyReadTimeoutSeconds ?? 2;
@@ -90,6 +96,14 @@ export class LocalSandbox implements Sandbox, FaultTarget {
     return this.oom.mode;
   }
 
+  get appEnv(): Readonly<Record<string, string>> {
+    return this.options.appEnv ?? {};
+  }
+
+  get app(): AppFiles | undefined {
+    return this.options.app;
+  }
+
   async start(): Promise<void> {
     // nginx workers run as `nobody` and must reach their temp dirs under this directory.
     await chmod(this.dir, 0o755);
@@ -98,7 +112,7 @@ export class LocalSandbox implements Sandbox, FaultTarget {
       await mkdir(join(this.dir, 'app', '.next'), { recursive: true });
       // A Next.js build directory: the snapshot reports the BUILD_ID mtime as a deploy marker.
       await writeFile(join(this.dir, 'app', '.next', 'BUILD_ID'), 'sandbox-build\n');
-      if (this.#appScript !== DEMO_APP) await copyFile(DEMO_APP, this.#appScript);
+      if (this.#appFiles.script !== DEMO_APP) await copyFile(DEMO_APP, this.#appFiles.script);
     }
 
     this.nginxPort = await freePort();
@@ -150,9 +164,9 @@ export class LocalSandbox implements Sandbox, FaultTarget {
 
   ecosystemSource(autorestart: boolean): string {
     return ecosystemSource({
-      script: this.#appScript,
-      cwd: this.options.app?.cwd ?? join(this.dir, 'app'),
+      ...this.#deployed,
       autorestart,
+      nodeArgs: this.options.nodeArgs ?? [],
       env: {
         ...this.options.appEnv,
         PORT: String(this.appPort),
@@ -161,6 +175,14 @@ export class LocalSandbox implements Sandbox, FaultTarget {
         DEMO_CRASH_MARKER: this.crashMarker,
       },
     });
+  }
+
+  async deploy(release: AppFiles): Promise<void> {
+    this.#deployed = release;
+    await writeFile(this.#ecosystem, this.ecosystemSource(this.options.autorestart ?? false));
+    // `delete` fails when PM2 no longer knows the app: the start is what matters.
+    await this.pm2Cli.run(['delete', APP]);
+    await this.pm2Cli.expect(['start', this.#ecosystem, '--only', APP]);
   }
 
   pm2(...args: string[]): Promise<CommandResult> {
@@ -217,6 +239,10 @@ export class LocalSandbox implements Sandbox, FaultTarget {
 
   async repair(timeoutMs = 30_000): Promise<void> {
     await rm(this.crashMarker, { force: true });
+    // The human finds the stray holding the port and ends it, and rolls a bad deploy back.
+    await this.strays.stopAll();
+    this.#deployed = this.#appFiles;
+    await writeFile(this.#ecosystem, this.ecosystemSource(this.options.autorestart ?? false));
     // `delete` fails when PM2 no longer knows the app: that is fine, the start below is what matters.
     await this.pm2Cli.run(['delete', APP]);
     await this.pm2Cli.expect(['start', this.#ecosystem, '--only', APP]);
@@ -241,12 +267,13 @@ export class LocalSandbox implements Sandbox, FaultTarget {
       await this.pm2Cli.run(['kill'], {}, 8000);
       await killAndWait(daemon);
     }
-    const script = this.#appScript;
+    const scripts = [this.#appFiles.script, this.#deployed.script];
     for (const pid of this.#seenPids) {
       // Only our app: a pid may have been reused since PM2 reported it.
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes('next-server') || cmdline.includes(script)) await killAndWait(pid);
+      if (cmdline.includes('next-server') || scripts.some((script) => cmdline.includes(script))) await killAndWait(pid);
     }
+    await this.strays.stopAll();
     await stopNginx(this.#nginxDir);
     await this.#user?.stopLeftovers(this.pm2Home);
     await this.#user?.remove();

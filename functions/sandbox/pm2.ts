@@ -73,6 +73,8 @@ export interface EcosystemApp {
   readonly script: string;
   readonly cwd: string;
   readonly autorestart: boolean;
+  /** PM2's `node_args`: flags for the node that runs the script. */
+  readonly nodeArgs: readonly string[];
   readonly env: Readonly<Record<string, string>>;
 }
 
@@ -89,6 +91,7 @@ export function ecosystemSource(app: EcosystemApp): string {
     // Small bounds so that a crash loop ends `errored` within seconds.
     max_restarts: 5,
     min_uptime: 1000,
+    ...(app.nodeArgs.length > 0 && { node_args: app.nodeArgs }),
     env: app.env,
   };
   return `// Reflex sandbox: generated, throw-away.\nmodule.exports = ${JSON.stringify({ apps: [entry] }, null, 2)};\n`;

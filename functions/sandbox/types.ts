@@ -22,8 +22,13 @@ export interface SandboxOptions {
   readonly bootMs?: number;
   /** PM2 `autorestart`. @default false: a crash stays down, as it does once PM2 has used up `max_restarts`. */
   readonly autorestart?: boolean;
-  /** Extra environment for the app (e.g. a fake secret, to prove that snapshots never carry it). */
+  /**
+   * Extra environment for the app (e.g. a fake secret, to prove that snapshots never carry it, or Next.js's
+   * `KEEP_ALIVE_TIMEOUT`, in milliseconds).
+   */
   readonly appEnv?: Readonly<Record<string, string>>;
+  /** PM2 `node_args`, e.g. `['--max-old-space-size=64']` for `heapExhaustion()`. @default none */
+  readonly nodeArgs?: readonly string[];
   /** `auto`: a real kernel OOM kill when a memory cgroup is writable, else simulated. @default 'auto' */
   readonly oom?: 'auto' | 'simulated';
   /** Keep the directory after `stop()` (for a look at the logs). @default false */
@@ -74,14 +79,44 @@ export interface SandboxFaults {
   crashLoop(): Promise<void>;
   /** The app restarted on another free port (`--update-env`); nginx still proxies to the old one. Returns the new port. */
   portMismatch(): Promise<number>;
-  /** The app restarted with HOSTNAME=::1: it listens on [::1]:appPort while nginx proxies to 127.0.0.1. */
-  proxyMisconfig(): Promise<void>;
+  /**
+   * The app restarted with HOSTNAME=`host` (as a login shell on RHEL exports it): it listens on host:appPort while
+   * nginx proxies to 127.0.0.1. @default '::1'
+   */
+  proxyMisconfig(host?: string): Promise<void>;
   /** Every page but /api/health takes `ms` (more than proxy_read_timeout: 504s). */
   slowPages(ms: number): Promise<void>;
   /** The app's event loop blocks forever: the process lives, nothing answers (504s). */
   hang(): Promise<void>;
   /** A kernel OOM kill of the app: real through a memory cgroup, or simulated in `<dir>/kern.log`. */
   oom(): Promise<'cgroup' | 'simulated'>;
+  /**
+   * A stray process, not under PM2 (started by the sandbox, stopped by pid in `stop()` and `repair()`), takes the
+   * app's port while the app is stopped; then `pm2 restart web` fails with EADDRINUSE. The stray holds the port
+   * without speaking HTTP (it closes every connection), so nginx answers 502. Returns the stray's pid.
+   */
+  orphanHoldsPort(): Promise<number>;
+  /**
+   * A deploy that skipped `npm ci`: a copy of the app's directory without node_modules, the ecosystem file pointed
+   * at it, `pm2 delete` + `pm2 start`. server.js dies with `Cannot find module 'next'`. Needs `options.app`.
+   */
+  deployWithoutModules(): Promise<void>;
+  /**
+   * A deploy that skipped `next build`: a copy of the app's directory without `.next` (node_modules linked), the
+   * ecosystem file pointed at it, `pm2 delete` + `pm2 start`. Next.js dies: no production build. Needs `options.app`.
+   */
+  deployWithoutBuild(): Promise<void>;
+  /** The app allocates JS objects until V8's heap is full and it aborts; give it `nodeArgs: ['--max-old-space-size=64']`. */
+  heapExhaustion(): Promise<void>;
+  /** Requests to /login, whose 16 KiB session cookie overflows nginx's `proxy_buffer_size`: a 502 on that page only. */
+  headerTooBig(): Promise<void>;
+  /**
+   * The keep-alive race of nginx's upstream `keepalive` against Node's idle timeout (`KEEP_ALIVE_TIMEOUT` + 1 s),
+   * for real: POSTs through nginx, each on a connection nginx kept alive, sent just after Node's idle timer is due
+   * while a CPU-heavy request keeps the app's event loop busy (150 ms), so that Node closes the connection with the
+   * request unread. nginx logs `recv() failed (104: Connection reset by peer)`. Needs the Debian layout (`keepalive`).
+   */
+  keepAliveRace(): Promise<void>;
 }
 
 export interface Sandbox {
