@@ -153,11 +153,107 @@ collect_pm2() {
     echo '{"error":"could not reduce pm2 jlist"}' >"$work/pm2.out"
 }
 
-# probe NAME URL: curl's status and time, then its exit code (7 refused, 28 timeout, 52 empty reply, 56 reset).
-probe() {
+# curl_try URL SECONDS: prints `<http code> <seconds> <curl exit>` (exit 7 refused, 28 timeout, 52 empty reply, 56 reset).
+curl_try() {
   local out code=0
-  out="$(curl -g -s -o /dev/null -m "$probe_timeout" -w 'code=%{http_code} time=%{time_total}' "$2")" || code=$?
-  echo "url=$2 $out exit=$code" | cut300 >"$work/probe-$1"
+  out="$(curl -g -s -o /dev/null -m "$2" -w '%{http_code} %{time_total}' "$1")" || code=$?
+  echo "$out $code"
+}
+
+# write_probe NAME URL "CODE SECONDS EXIT" [SAMPLE]: the probe line, `url=… code=… time=… [cpu=… io=… window_ms=…] exit=…`.
+write_probe() {
+  local code seconds exit
+  read -r code seconds exit <<<"$3"
+  echo "url=$2 code=$code time=$seconds${4:+ $4} exit=$exit" | cut300 >"$work/probe-$1"
+}
+
+# settle NAME URL "CODE SECONDS EXIT" [SAMPLE]: a first try that timed out is tried again with the full timeout
+# (the line says the time of both), so that a slow answer is still an answer.
+settle() {
+  local code seconds exit more
+  read -r code seconds exit <<<"$3"
+  if [[ "$exit" == 28 ]]; then
+    read -r code more exit <<<"$(curl_try "$2" "$probe_timeout")"
+    seconds="$(awk -v a="$seconds" -v b="$more" 'BEGIN { printf "%.6f", a + b }')"
+  fi
+  write_probe "$1" "$2" "$code $seconds $exit" "${4:-}"
+}
+
+# The pids listening on the port of URL (ss names them to root, and to the owner of the processes).
+listener_pids() {
+  local hostport="${1#*://}" port=80 last
+  hostport="${hostport%%/*}"
+  last="${hostport##*:}"
+  [[ "$1" == https:* ]] && port=443
+  # After the last colon: the port, unless that is part of a bare host ([::1], localhost).
+  case "$last" in '' | *[!0-9]*) ;; *) port="$last" ;; esac
+  ss -tlnpH "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u | tr '\n' ' '
+}
+
+# cpu_io PID...: `<CPU ticks> <read/write system calls>` summed over the pids; fails when one cannot be read.
+cpu_io() {
+  local pid stat io ticks=0 calls=0 fields
+  for pid in "$@"; do
+    stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+    io="$(awk '/^sysc[rw]:/ { n += $2 } END { print n }' "/proc/$pid/io" 2>/dev/null)" || return 1
+    [[ -n "$io" ]] || return 1
+    # The command name may hold spaces and parentheses (`next-server (v16.0.0)`): fields count from after it,
+    # so utime and stime (fields 14 and 15 of proc(5)) are the 12th and 13th.
+    read -r -a fields <<<"${stat##*) }"
+    ticks=$((ticks + fields[11] + fields[12]))
+    calls=$((calls + io))
+  done
+  echo "$ticks $calls"
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# Both probes. A hung app answers neither, and waiting out curl's timeout (3 s) to say so was most of the time
+# Reflex took to restart it. So the first try of each lasts first_try seconds, and meanwhile the snapshot watches
+# the processes that listen on the upstream port. If the upstream try got no answer and those processes made not
+# one read or write system call in that time, their event loop did not even read the probe's request: it is hung,
+# whether it spins (CPU ~100 % of a core) or is blocked in a wait (CPU ~0 %), and the probes stop there. A slow app
+# still reads its requests (and the health URL is cheap), so anything else gets a second try with the full timeout:
+# no app that answered within the timeout before is called hung now. Without pids to watch (ss names them only to
+# root and their owner; nginx proxies somewhere else), one try each with the full timeout, as before.
+first_try=1
+probe_all() {
+  local health="${REFLEX_HEALTH_URL:-}" up="" pids="" before="" after="" start end first nginx_first="" sample=""
+  local ticks0 calls0 ticks1 calls1 window
+  [[ -n "$upstream" ]] && up="${upstream%/}$(health_path)"
+  [[ -n "$up" ]] && pids="$(listener_pids "$up" || true)"
+  if [[ -n "$pids" && "$first_try" -lt "$probe_timeout" ]]; then
+    # shellcheck disable=SC2086 # word splitting of the pid list is intended
+    before="$(cpu_io $pids)" || before=""
+  fi
+  if [[ -z "$before" ]]; then
+    [[ -n "$health" ]] && write_probe nginx "$health" "$(curl_try "$health" "$probe_timeout")" &
+    [[ -n "$up" ]] && write_probe upstream "$up" "$(curl_try "$up" "$probe_timeout")"
+    wait
+    return 0
+  fi
+  [[ -n "$health" ]] && curl_try "$health" "$first_try" >"$work/nginx-first" &
+  start="$(now_ms)"
+  first="$(curl_try "$up" "$first_try")"
+  end="$(now_ms)"
+  # shellcheck disable=SC2086
+  after="$(cpu_io $pids)" || after=""
+  wait
+  [[ -n "$health" ]] && nginx_first="$(cat "$work/nginx-first")"
+  if [[ -n "$after" && "$first" == "000 "*" 28" ]]; then
+    read -r ticks0 calls0 <<<"$before"
+    read -r ticks1 calls1 <<<"$after"
+    window=$((end > start ? end - start : 1))
+    sample="cpu=$(((ticks1 - ticks0) * 100000 / $(getconf CLK_TCK) / window)) io=$((calls1 - calls0)) window_ms=$window"
+    if [[ "$calls1" -eq "$calls0" ]]; then
+      [[ -n "$health" ]] && write_probe nginx "$health" "$nginx_first"
+      write_probe upstream "$up" "$first" "$sample"
+      return 0
+    fi
+  fi
+  [[ -n "$health" ]] && settle nginx "$health" "$nginx_first" &
+  settle upstream "$up" "$first" "$sample"
+  wait
 }
 
 # The path (and query) of the health URL, appended to the upstream so both probes ask for the same page.
@@ -215,14 +311,8 @@ fi
 # Slow parts first, concurrently: pm2 (one CLI call) and the probes.
 collect_pm2 &
 pids=("$!")
-if [[ -n "${REFLEX_HEALTH_URL:-}" ]]; then
-  probe nginx "$REFLEX_HEALTH_URL" &
-  pids+=("$!")
-fi
-if [[ -n "$upstream" ]]; then
-  probe upstream "${upstream%/}$(health_path)" &
-  pids+=("$!")
-fi
+probe_all &
+pids+=("$!")
 
 if [[ "$sections" == full ]]; then
   ss -tlnpH 2>/dev/null | sed 's/[[:space:]]*$//' | head -n 40 | cut300 >"$work/listeners" || true

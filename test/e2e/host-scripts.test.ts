@@ -221,17 +221,30 @@ describe('snapshot.sh and remediate.sh on faulty hosts', { timeout: 120_000 }, (
     expect(await readPid(join(b.pm2Home, 'pm2.pid'))).toBeGreaterThan(0);
   });
 
-  it('hang: the nginx probe gets 504, the upstream probe times out (curl exit 28)', async () => {
+  it('hang: the probes stop after their 1 s first try, when the app made no read or write call meanwhile', async () => {
     const b = await sandbox();
     await b.faults.hang();
 
-    // The default probe timeout (3 s) outlasts proxy_read_timeout (2 s): nginx answers 504 first.
+    const started = Date.now();
     const parts = sections((await runScript(b, 'snapshot')).stdout);
+    const tookMs = Date.now() - started;
 
     expect(appEntry(parts)?.pm2_env.status).toBe('online');
-    expect(parts.get('probe nginx')?.[0]).toMatch(/ code=504 .* exit=0$/);
-    expect(parts.get('probe upstream')?.[0]).toMatch(/ code=000 .* exit=28$/);
-    expect(parts.get('nginx-error')).toContainEqual(expect.stringContaining('upstream timed out (110: Connection timed out) while reading response header from upstream'));
+    // The first try (1 s) ends before proxy_read_timeout (2 s), so nginx has not answered 504 yet.
+    expect(parts.get('probe nginx')?.[0]).toMatch(/ code=000 time=1\.[0-9]+ exit=28$/);
+    expect(parts.get('probe upstream')?.[0]).toMatch(/ code=000 time=1\.[0-9]+ cpu=[0-9]+ io=0 window_ms=[0-9]+ exit=28$/);
+    expect(tookMs).toBeLessThan(3000);
+  });
+
+  it('slow health URL: a first try that goes unanswered while the app reads requests gets a second, full try', async () => {
+    const b = await sandbox();
+    // Slower than the first try, faster than proxy_read_timeout (2 s): the demo app's own switch, on its own port.
+    expect((await fetch(`http://127.0.0.1:${b.appPort}/__demo/slow?ms=1500`, { method: 'POST' })).status).toBe(200);
+
+    const parts = sections((await runScript(b, 'snapshot', { REFLEX_HEALTH_URL: `http://127.0.0.1:${b.nginxPort}/slow-page` })).stdout);
+
+    expect(parts.get('probe nginx')?.[0]).toMatch(/ code=200 time=2\.[0-9]+ exit=0$/);
+    expect(parts.get('probe upstream')?.[0]).toMatch(/ code=200 time=2\.[0-9]+ cpu=[0-9]+ io=[1-9][0-9]* window_ms=[0-9]+ exit=0$/);
   });
 
   it('oom: the kernel section names the killed app pid', async () => {

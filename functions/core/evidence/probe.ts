@@ -1,7 +1,7 @@
-/** The snapshot's curl probes: `url=… code=… time=… exit=…`. */
-import type { ProbeResult } from '../types.ts';
+/** The snapshot's curl probes: `url=… code=… time=… [cpu=… io=… window_ms=…] exit=…`. */
+import type { ListenerSample, ProbeResult } from '../types.ts';
 
-const LINE = /^url=(\S+) code=(\d{3}) time=(\d+(?:\.\d+)?) exit=(\d{1,3})$/;
+const LINE = /^url=(\S+) code=(\d{3}) time=(\d+(?:\.\d+)?)(?: cpu=(\d{1,6}) io=(\d{1,15}) window_ms=(\d{1,9}))? exit=(\d{1,3})$/;
 
 /** curl exit codes that say why no HTTP answer came. */
 const CURL_ERRORS: Readonly<Record<number, ProbeResult['error']>> = {
@@ -15,9 +15,12 @@ const CURL_ERRORS: Readonly<Record<number, ProbeResult['error']>> = {
 export function parseProbe(target: 'nginx' | 'upstream', line: string, at: string): ProbeResult | undefined {
   const match = LINE.exec(line.trim());
   if (!match) return undefined;
-  const [, url = '', code, time, exit] = match;
+  const [, url = '', code, time, cpu, io, windowMs, exit] = match;
   const exitCode = Number(exit);
   const error = exitCode === 0 ? undefined : (CURL_ERRORS[exitCode] ?? 'other');
+  // The snapshot samples the processes on the upstream port only while its first, short try goes unanswered.
+  const listener: ListenerSample | undefined =
+    cpu === undefined ? undefined : { cpuPercent: Number(cpu), ioCalls: Number(io), windowMs: Number(windowMs) };
   return {
     target,
     url,
@@ -26,5 +29,6 @@ export function parseProbe(target: 'nginx' | 'upstream', line: string, at: strin
     status: Number(code),
     timeMs: Math.round(Number(time) * 1000),
     ...(error !== undefined && { error }),
+    ...(listener !== undefined && { listener }),
   };
 }
