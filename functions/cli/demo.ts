@@ -22,6 +22,11 @@ interface Scenario {
   readonly inject: (sandbox: Sandbox) => Promise<unknown>;
   /** For faults a restart must not fix: a human repairs it before the next scenario. */
   readonly repair?: (sandbox: Sandbox) => Promise<unknown>;
+  /**
+   * Users' traffic pauses while the fault is injected: for a fault made in several steps, whose first step alone
+   * (an app briefly stopped) would raise an alarm of its own.
+   */
+  readonly quietInjection?: boolean;
 }
 
 const SCENARIOS: readonly Scenario[] = [
@@ -38,6 +43,14 @@ const SCENARIOS: readonly Scenario[] = [
   },
   { fault: 'app moved to another port', expected: 'port_mismatch', inject: (s) => s.faults.portMismatch(), repair: (s) => s.repair() },
   { fault: 'app binds [::1], nginx proxies to 127.0.0.1', expected: 'proxy_misconfig', inject: (s) => s.faults.proxyMisconfig(), repair: (s) => s.repair() },
+  {
+    fault: 'a stray process holds the port, then pm2 restart',
+    expected: 'port_in_use',
+    inject: (s) => s.faults.orphanHoldsPort(),
+    // The human ends the stray (Reflex never kills a process PM2 does not run) and redeploys.
+    repair: (s) => s.repair(),
+    quietInjection: true,
+  },
   { fault: 'crashes again: restart budget spent', expected: 'process_crashed', inject: (s) => s.faults.crash(), repair: (s) => s.repair() },
 ];
 
@@ -100,7 +113,8 @@ export async function runDemo(io: Io): Promise<number> {
         return exitCodeFor(report) === 0;
       },
     });
-    const traffic = steadyTraffic(box, controller.signal);
+    let quiet = false;
+    const traffic = steadyTraffic(box, controller.signal, () => quiet);
 
     const rows: Row[] = [];
     for (const [index, scenario] of SCENARIOS.entries()) {
@@ -110,7 +124,9 @@ export async function runDemo(io: Io): Promise<number> {
       const injectedAt = Date.now();
       // The fault's own errors are this scenario's incident, from the first one on.
       expecting = true;
+      quiet = scenario.quietInjection === true;
       await scenario.inject(box);
+      quiet = false;
       const arrived = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), INCIDENT_TIMEOUT_MS);
         wake = () => {
@@ -168,11 +184,11 @@ async function settle(sandbox: Sandbox, io: Io): Promise<boolean> {
   return true;
 }
 
-/** A request through nginx every 100 ms, like users would send, until the signal aborts. */
-async function steadyTraffic(sandbox: Sandbox, signal: AbortSignal): Promise<void> {
+/** A request through nginx every 100 ms, like users would send, until the signal aborts; none while `paused()`. */
+async function steadyTraffic(sandbox: Sandbox, signal: AbortSignal, paused: () => boolean): Promise<void> {
   const inFlight = new Set<Promise<unknown>>();
   for (let sent = 0; sent < 20_000 && !signal.aborted; sent++) {
-    if (inFlight.size < 20) {
+    if (inFlight.size < 20 && !paused()) {
       const request = sandbox.request('/', { via: 'nginx', timeoutMs: 5_000 }).catch(() => 0);
       inFlight.add(request);
       void request.finally(() => inFlight.delete(request));
