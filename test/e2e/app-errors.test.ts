@@ -100,31 +100,20 @@ describe('reflex respond --local: the app\'s own words and the 502s a restart ca
     expect(await box.request('/', { via: 'nginx' })).toBe(200);
   });
 
-  it('a deploy that skipped npm ci (server.js cannot load next): crash_loop naming module_not_found, escalated', async () => {
+  it.each([
+    { deploy: 'a deploy that skipped npm ci (server.js cannot load next)', fault: 'deployWithoutModules', kind: 'module_not_found', text: "Cannot find module 'next'" },
+    { deploy: 'a deploy without next build (no .next)', fault: 'deployWithoutBuild', kind: 'missing_build', text: 'Could not find a production build' },
+  ] as const)('$deploy: crash_loop naming $kind, escalated', async ({ fault, kind, text }) => {
     const box = await nextHost();
-    await box.faults.deployWithoutModules();
+    await box.faults[fault]();
 
     const run = await respondLocal(box);
 
     expect(run.report.diagnosis.cause, why(run)).toBe('crash_loop');
     expect(run.report.outcome).toBe('escalated');
     expect(run.code).toBe(1);
-    expect(appError(run), why(run)).toMatchObject({ kind: 'module_not_found' });
-    expect(appError(run)?.text).toContain("Cannot find module 'next'");
-    expect(await box.request('/', { via: 'nginx' })).toBe(502);
-  });
-
-  it('a deploy without next build (no .next): crash_loop naming missing_build, escalated', async () => {
-    const box = await nextHost();
-    await box.faults.deployWithoutBuild();
-
-    const run = await respondLocal(box);
-
-    expect(run.report.diagnosis.cause, why(run)).toBe('crash_loop');
-    expect(run.report.outcome).toBe('escalated');
-    expect(run.code).toBe(1);
-    expect(appError(run), why(run)).toMatchObject({ kind: 'missing_build' });
-    expect(appError(run)?.text).toContain('Could not find a production build');
+    expect(appError(run), why(run)).toMatchObject({ kind });
+    expect(appError(run)?.text).toContain(text);
     expect(await box.request('/', { via: 'nginx' })).toBe(502);
   });
 
