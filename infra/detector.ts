@@ -7,13 +7,14 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as destinations from 'aws-cdk-lib/aws-logs-destinations';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { DETECTOR_ENV, DETECTOR_SETTINGS } from '../functions/contract/lambda-env.ts';
 import { GATEWAY_ERROR_PATTERN, METRIC_NAMESPACE, SERVICE_NAME } from '../functions/contract/telemetry.ts';
+import { LAMBDA_BUNDLING } from './bundling.ts';
 import { acknowledge } from './nag.ts';
 
 /** What the detector reads, writes and starts. */
@@ -77,15 +78,7 @@ export function addDetector(scope: Construct, sources: DetectorSources): NodejsF
     maxEventAge: Duration.minutes(5),
     deadLetterQueue: sources.deadLetters,
     description: `Reflex detector for ${sources.appName}: per-instance gateway-error counts, one incident per instance.`,
-    bundling: {
-      format: OutputFormat.ESM,
-      target: 'node22',
-      minify: true,
-      sourceMap: false,
-      mainFields: ['module', 'main'],
-      banner: "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);",
-      externalModules: [],
-    },
+    bundling: LAMBDA_BUNDLING,
   });
   acknowledge(detector, 'AwsSolutions-L1', 'nodejs22.x, as the responder: the newest Node the code is tested on.');
 

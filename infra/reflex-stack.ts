@@ -13,7 +13,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -25,6 +25,7 @@ import { GATEWAY_ERROR_PATTERN, METRICS, METRIC_NAMESPACE, SERVICE_NAME } from '
 import { ALARM_DETAIL_TYPE, ALARM_SOURCE, MANUAL_DETAIL_TYPE, MANUAL_SOURCE } from '../functions/core/trigger.ts';
 import { cloudWatchAgentConfigJson, logGroupNames } from './cloudwatch-agent.ts';
 import { addDashboard } from './dashboard.ts';
+import { LAMBDA_BUNDLING } from './bundling.ts';
 import { addDetector } from './detector.ts';
 import { buildCommandDocument, readHostScript } from './documents.ts';
 import { acknowledge } from './nag.ts';
@@ -200,18 +201,8 @@ export class ReflexStack extends Stack {
       maxEventAge: Duration.hours(1),
       deadLetterQueue: deadLetters,
       description: `Reflex responder for ${settings.appName}: diagnose gateway errors, restart what a restart fixes, report.`,
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: false,
-        mainFields: ['module', 'main'],
-        // Some dependencies (Slack's HTTP stack) still call require() for Node built-ins; ESM has no require.
-        banner: "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);",
-        // The SDK v3 is bundled, not taken from the runtime, so the tested versions are the deployed ones.
-        // Measured with every planned dependency: about 0.6 MB minified, well under the 1 MB budget.
-        externalModules: [],
-      },
+      // Measured with every planned dependency: about 0.6 MB minified, well under the 1 MB budget.
+      bundling: LAMBDA_BUNDLING,
     });
 
     acknowledge(
