@@ -219,7 +219,7 @@ function summaryTable(rows: readonly Row[]): string {
     median === undefined
       ? 'No restart was issued.'
       : `Responder overhead (respond start → restart issued): median ${median} ms, max ${overheads[overheads.length - 1]} ms over ${overheads.length} restarts` +
-        ' (a hung app costs the 3 s probe timeout that proves it does not answer).',
+        ' (a hung app costs the 1 s first probe that proves it does not answer).',
   ].join('\n');
 }
 
