@@ -4,7 +4,7 @@
  */
 
 /** Where a timeline entry or a piece of evidence comes from. */
-export type Source = 'nginx-access' | 'nginx-error' | 'pm2' | 'kernel' | 'probe' | 'responder';
+export type Source = 'nginx-access' | 'nginx-error' | 'pm2' | 'app' | 'kernel' | 'probe' | 'responder';
 
 /** The causes Reflex can name. The vocabulary is a public contract (JSON report, Slack, tests). */
 export const CAUSES = [
@@ -12,10 +12,13 @@ export const CAUSES = [
   'process_stopped',
   'process_missing',
   'crash_loop',
+  'port_in_use',
   'port_mismatch',
   'proxy_misconfig',
   'upstream_timeout',
   'app_hung',
+  'header_too_big',
+  'keepalive_race',
   'oom_killed',
   'healthy',
   'unknown',
@@ -50,6 +53,8 @@ export type UpstreamErrorKind =
   | 'upstream_timeout' // upstream timed out (110: Connection timed out) while reading response header → 504
   | 'premature_close' // upstream prematurely closed connection while reading response header → 502
   | 'no_live_upstreams' // no live upstreams while connecting to upstream → 502
+  | 'connection_reset' // recv() failed (104: Connection reset by peer) while reading response header from upstream → 502
+  | 'header_too_big' // upstream sent too big header while reading response header from upstream → 502
   | 'other';
 
 export interface ErrorLogEntry {
@@ -84,9 +89,11 @@ export interface Pm2Process {
   readonly memoryBytes: number;
   readonly cpuPercent: number;
   readonly cwd?: string;
-  /** From the app's env, the only two keys Reflex reads there. */
+  /** From the app's env, the only keys Reflex reads there. */
   readonly port?: number;
   readonly hostname?: string;
+  /** `KEEP_ALIVE_TIMEOUT`, milliseconds (what Next's standalone server sets `server.keepAliveTimeout` to). */
+  readonly keepAliveTimeoutMs?: number;
   readonly autorestart?: boolean;
 }
 
@@ -156,6 +163,14 @@ export interface ProxyConfig {
   /** `proxy_read_timeout`, seconds; nginx's default is 60. */
   readonly readTimeoutSeconds: number;
   readonly connectTimeoutSeconds: number;
+  /** `keepalive` of the first `upstream` block that has one: idle connections nginx keeps to the app. */
+  readonly keepalive?: number;
+  /** `keepalive_timeout` inside an `upstream` block, seconds; nginx's default is 60. */
+  readonly keepaliveTimeoutSeconds?: number;
+  /** `proxy_buffer_size` as written (`4k`); absent: nginx's default, one memory page. */
+  readonly proxyBufferSize?: string;
+  /** `proxy_buffers` as written (`8 4k`). */
+  readonly proxyBuffers?: string;
   /** The directive lines the values came from, for evidence. */
   readonly lines: string[];
 }
@@ -178,6 +193,37 @@ export interface DeployMarkers {
   readonly buildIdChangedAt?: string;
 }
 
+/** One line of the app's own output (PM2's `pm_err_log_path` / `pm_out_log_path` files, or the pm2-app log group). */
+export interface AppLogLine {
+  /** Only when the line carries a time (PM2's `log_date_format`, or its JSON log format). */
+  readonly at?: string;
+  /** `err` or `out` when known (the snapshot says which file); CloudWatch's pm2-app group mixes both. */
+  readonly stream?: 'err' | 'out';
+  /** Redacted and cut to a safe length. */
+  readonly text: string;
+}
+
+/** What the app's own output says killed it. The vocabulary is a public contract (JSON report `diagnosis.appError`). */
+export const APP_ERROR_KINDS = [
+  'port_in_use',
+  'missing_build',
+  'module_not_found',
+  'heap_exhausted',
+  'disk_full',
+  'permission_denied',
+  'uncaught_exception',
+] as const;
+export type AppErrorKind = (typeof APP_ERROR_KINDS)[number];
+
+/** The app's own error line that says why it died. */
+export interface AppError {
+  readonly kind: AppErrorKind;
+  /** The line as the app wrote it (redacted, cut): `Error: listen EADDRINUSE: address already in use 127.0.0.1:3000`. */
+  readonly text: string;
+  /** The line's own time, else the time PM2 logged the exit that followed it; absent when neither is known. */
+  readonly at?: string;
+}
+
 /** A live picture of one host, parsed from the snapshot script's output (functions/host/README.md). */
 export interface HostSnapshot {
   readonly takenAt: string;
@@ -194,6 +240,8 @@ export interface HostSnapshot {
   readonly errorLog: ErrorLogEntry[];
   readonly pm2Log: Pm2LogEvent[];
   readonly oomKills: OomKill[];
+  /** The last lines of the app's error and output logs (PM2's files), frames and blank lines left out, oldest first. */
+  readonly appLog: AppLogLine[];
   readonly memory?: MemoryInfo;
   readonly deploy: DeployMarkers;
   /** The apps PM2's saved list (`pm2 save` → dump.pm2) names; undefined when there is none. */
@@ -209,6 +257,8 @@ export interface LogBundle {
   readonly errorLines: string[];
   readonly pm2Lines: string[];
   readonly kernelLines: string[];
+  /** The app's own stdout and stderr (the pm2-app log group); absent when the source does not read them. */
+  readonly appLines?: string[];
 }
 
 /** Gateway errors (502/503/504) counted per minute. */
@@ -233,6 +283,8 @@ export interface Evidence {
   readonly errorLog: ErrorLogEntry[];
   readonly pm2Log: Pm2LogEvent[];
   readonly oomKills: OomKill[];
+  /** The app's own output, logs and snapshot merged, redacted, oldest first. */
+  readonly appLog: AppLogLine[];
   /** Garbage lines skipped in logs and snapshot. */
   readonly skippedLines: number;
 }
@@ -253,6 +305,8 @@ export interface Diagnosis {
   /** What a human should do, concrete (names ports, addresses, timeouts). */
   readonly advice: string[];
   readonly evidence: EvidenceLine[];
+  /** Set when the app died (process_crashed, crash_loop, oom_killed, port_in_use) and its own output says why. */
+  readonly appError?: AppError;
 }
 
 export type ActionKind = 'restart' | 'start' | 'none';

@@ -13,6 +13,8 @@ const KINDS: ReadonlyArray<readonly [RegExp, UpstreamErrorKind]> = [
   [/upstream timed out \(110: Connection timed out\)/, 'upstream_timeout'],
   [/upstream prematurely closed connection/, 'premature_close'],
   [/no live upstreams while connecting to upstream/, 'no_live_upstreams'],
+  [/recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream/, 'connection_reset'],
+  [/upstream sent too big header/, 'header_too_big'],
 ];
 
 /**

@@ -1,12 +1,15 @@
 /** Merges the logs of the incident window with the live snapshot into the Evidence the diagnosis reads. */
-import type { Evidence, HostSnapshot, LogBundle, OomKill, UpstreamAddress } from '../types.ts';
+import type { AppLogLine, Evidence, HostSnapshot, LogBundle, OomKill, UpstreamAddress } from '../types.ts';
 import { countGatewayErrors, parseAccessLog } from './access-log.ts';
+import { parseAppLines } from './app-log.ts';
 import { parseErrorLog } from './error-log.ts';
 import { parseKernelLog } from './kernel.ts';
 import { parsePm2Log } from './pm2.ts';
 
 /** The most entries kept per list: a Lambda holds every incident's evidence in memory. */
 export const MAX_ENTRIES = 200;
+/** The app's output is read for its last error line: its newest lines are enough. */
+const MAX_APP_LINES = 60;
 
 /** Next.js's default address, when neither the profile nor nginx's config names one. */
 const DEFAULT_UPSTREAM: UpstreamAddress = { host: '127.0.0.1', port: 3000 };
@@ -23,7 +26,8 @@ export interface EvidenceInput {
 
 /**
  * Parses the log bundle and merges it with the snapshot: error, pm2 and kernel entries deduplicated and sorted by
- * time, access entries kept inside the window, gateway errors counted per minute, at most MAX_ENTRIES (newest) each.
+ * time, access entries kept inside the window, gateway errors counted per minute, at most MAX_ENTRIES (newest) each;
+ * the app's own output deduplicated, in order, redacted, its newest lines.
  */
 export function buildEvidence(input: EvidenceInput): Evidence {
   const { snapshot, logs, window } = input;
@@ -32,6 +36,7 @@ export function buildEvidence(input: EvidenceInput): Evidence {
   const pm2 = parsePm2Log(logs.pm2Lines);
   // Syslog stamps carry no year: the incident's year dates them.
   const kernel = parseKernelLog(logs.kernelLines, Number(window.end.slice(0, 4)) || undefined);
+  const app = parseAppLines(logs.appLines ?? []);
   const inWindow = byTime(access.items.filter((entry) => entry.at >= window.start && entry.at <= window.end));
   // Log tails reach back days; what came before the window is another incident's story. Lines after its end are
   // kept: the live snapshot is taken just after the window closes.
@@ -47,6 +52,8 @@ export function buildEvidence(input: EvidenceInput): Evidence {
     errorLog: newest(byTime(recent(mergeLines(errors.items, snapshot.errorLog)))),
     pm2Log: newest(byTime(recent(mergeLines(pm2.items, snapshot.pm2Log)))),
     oomKills: newest(byTime(recent(mergeOomKills(kernel.items, snapshot.oomKills)))),
+    // Most app lines carry no time: they keep their order (shipped lines, then the snapshot's newer ones).
+    appLog: recent(mergeAppLines(app.items, snapshot.appLog)).slice(-MAX_APP_LINES),
     skippedLines: access.skipped + errors.skipped + pm2.skipped + kernel.skipped + snapshot.skipped,
   };
 }
@@ -73,6 +80,26 @@ function mergeLines<T extends { readonly text: string }>(fromLogs: T[], fromSnap
     return left === 0;
   });
   return [...fromLogs, ...extra];
+}
+
+/**
+ * The shipped pm2-app lines do not say which file they came from; the snapshot's do. A snapshot line whose text the
+ * shipped lines hold replaces the first such shipped line (it knows its file), the others are added after them.
+ */
+function mergeAppLines(fromLogs: AppLogLine[], fromSnapshot: AppLogLine[]): AppLogLine[] {
+  const merged = [...fromLogs];
+  const extra: AppLogLine[] = [];
+  let from = 0;
+  for (const line of fromSnapshot) {
+    const index = merged.findIndex((known, i) => i >= from && known.stream === undefined && known.text === line.text);
+    if (index === -1) {
+      extra.push(line);
+    } else {
+      merged[index] = { ...merged[index], ...line };
+      from = index + 1;
+    }
+  }
+  return [...merged, ...extra];
 }
 
 /**

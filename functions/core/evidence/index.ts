@@ -5,6 +5,7 @@ export { countGatewayErrors, isGatewayError, parseAccessLine, parseAccessLog } f
 export { MAX_TEXT, parseErrorLog } from './error-log.ts';
 export { parsePm2List, parsePm2Log, type Pm2ListResult } from './pm2.ts';
 export { parseKernelLog } from './kernel.ts';
+export { findAppError, kindOf, parseAppLines, parseAppLogSection, type AppErrorFinding } from './app-log.ts';
 export { parseListeners } from './listeners.ts';
 export { parseProbe } from './probe.ts';
 export { parseProxyConfig, parseUpstreamUrl } from './nginx-config.ts';

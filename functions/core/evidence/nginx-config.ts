@@ -18,9 +18,10 @@ export function parseUpstreamUrl(url: string): UpstreamAddress | undefined {
 }
 
 /**
- * The upstream servers nginx proxies to and its proxy timeouts. A `proxy_pass` to an `upstream` block resolves to the
+ * The upstream servers nginx proxies to, its proxy timeouts, the upstream keep-alive (`keepalive`, the block's own
+ * `keepalive_timeout`) and the header buffers (`proxy_buffer_size`, `proxy_buffers`). A `proxy_pass` to an `upstream` block resolves to the
  * block's servers; to anything else, to its own host and port. Undefined when there is no `proxy_pass` at all.
- * When several locations set a timeout, the first one counts.
+ * When several locations set a timeout or a buffer, the first one counts.
  */
 export function parseProxyConfig(text: string): ProxyConfig | undefined {
   const statements = readStatements(text);
@@ -30,6 +31,7 @@ export function parseProxyConfig(text: string): ProxyConfig | undefined {
   let upstreamName: string | undefined;
   let readTimeout: number | undefined;
   let connectTimeout: number | undefined;
+  const upstreamTuning: { keepalive?: number; keepaliveTimeoutSeconds?: number; proxyBufferSize?: string; proxyBuffers?: string } = {};
   for (const { words, opensBlock } of statements) {
     const [directive, value] = words;
     if (directive === '}') {
@@ -52,6 +54,17 @@ export function parseProxyConfig(text: string): ProxyConfig | undefined {
       if (directive === 'proxy_read_timeout') readTimeout ??= seconds;
       else connectTimeout ??= seconds;
       lines.push(`${words.join(' ')};`);
+    } else if (upstreamName !== undefined && !opensBlock && (directive === 'keepalive' || directive === 'keepalive_timeout') && value !== undefined) {
+      // Outside an upstream block keepalive_timeout is about clients, not the app: only the block's own counts.
+      if (directive === 'keepalive' && /^\d+$/.test(value)) upstreamTuning.keepalive ??= Number(value);
+      if (directive === 'keepalive_timeout') upstreamTuning.keepaliveTimeoutSeconds ??= toSeconds(value);
+      lines.push(`${words.join(' ')};`);
+    } else if (directive === 'proxy_buffer_size' && value !== undefined) {
+      upstreamTuning.proxyBufferSize ??= value;
+      lines.push(`${words.join(' ')};`);
+    } else if (directive === 'proxy_buffers' && words.length >= 3) {
+      upstreamTuning.proxyBuffers ??= words.slice(1, 3).join(' ');
+      lines.push(`${words.join(' ')};`);
     }
   }
   if (passes.length === 0) return undefined;
@@ -67,6 +80,10 @@ export function parseProxyConfig(text: string): ProxyConfig | undefined {
     upstreams,
     readTimeoutSeconds: readTimeout ?? DEFAULT_TIMEOUT_SECONDS,
     connectTimeoutSeconds: connectTimeout ?? DEFAULT_TIMEOUT_SECONDS,
+    ...(upstreamTuning.keepalive !== undefined && { keepalive: upstreamTuning.keepalive }),
+    ...(upstreamTuning.keepaliveTimeoutSeconds !== undefined && { keepaliveTimeoutSeconds: upstreamTuning.keepaliveTimeoutSeconds }),
+    ...(upstreamTuning.proxyBufferSize !== undefined && { proxyBufferSize: upstreamTuning.proxyBufferSize }),
+    ...(upstreamTuning.proxyBuffers !== undefined && { proxyBuffers: upstreamTuning.proxyBuffers }),
     lines,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * PM2: the process list (`pm2 jlist`, or the host's reduced form of it) and the daemon's own log, `$PM2_HOME/pm2.log`.
- * `pm2_env` carries the app's whole environment (secrets): only `PORT` and `HOSTNAME` are ever read from it.
+ * `pm2_env` carries the app's whole environment (secrets): only `PORT`, `HOSTNAME` and `KEEP_ALIVE_TIMEOUT` are ever
+ * read from it.
  */
 import { PM2_STATUSES, type Parsed, type Pm2LogEvent, type Pm2Process, type Pm2Status } from '../types.ts';
 import { MAX_TEXT } from './error-log.ts';
@@ -45,6 +46,7 @@ function toProcess(item: unknown): Pm2Process | undefined {
   const exitCode = integer(pm2Env.exit_code);
   const port = toPort(env.PORT ?? pm2Env.PORT);
   const hostname = env.HOSTNAME ?? pm2Env.HOSTNAME;
+  const keepAliveTimeoutMs = toMilliseconds(env.KEEP_ALIVE_TIMEOUT ?? pm2Env.KEEP_ALIVE_TIMEOUT);
   return {
     name,
     pmId,
@@ -60,6 +62,7 @@ function toProcess(item: unknown): Pm2Process | undefined {
     ...(typeof pm2Env.pm_cwd === 'string' && { cwd: pm2Env.pm_cwd }),
     ...(port !== undefined && { port }),
     ...(typeof hostname === 'string' && hostname !== '' && { hostname }),
+    ...(keepAliveTimeoutMs !== undefined && { keepAliveTimeoutMs }),
     ...(typeof pm2Env.autorestart === 'boolean' && { autorestart: pm2Env.autorestart }),
   };
 }
@@ -138,6 +141,12 @@ function integer(value: unknown): number | undefined {
 
 function finite(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** `KEEP_ALIVE_TIMEOUT` is a whole number of milliseconds, as Next's standalone server reads it (`parseInt`). */
+function toMilliseconds(value: unknown): number | undefined {
+  const ms = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value.trim()) ? Number(value) : NaN;
+  return Number.isInteger(ms) && ms >= 0 ? ms : undefined;
 }
 
 function toPort(value: unknown): number | undefined {

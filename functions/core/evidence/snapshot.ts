@@ -1,5 +1,6 @@
 /** The snapshot script's output (format version 1, functions/host/README.md) → HostSnapshot. */
 import type { DeployMarkers, HostSnapshot, MemoryInfo, ProbeResult } from '../types.ts';
+import { parseAppLogSection } from './app-log.ts';
 import { parseErrorLog } from './error-log.ts';
 import { SnapshotParseError } from './errors.ts';
 import { parseKernelLog } from './kernel.ts';
@@ -40,6 +41,7 @@ export function parseSnapshot(text: string): HostSnapshot {
   const errorLog = parseErrorLog(sections.get('nginx-error') ?? []);
   const pm2Log = parsePm2Log(sections.get('pm2-log') ?? []);
   const kernel = parseKernelLog(sections.get('kernel') ?? [], year);
+  const appLog = parseAppLogSection(sections.get('app-log') ?? []);
   const memory = readMemory(sections.get('memory'));
   const deploy = readKeyValues(sections.get('deploy'));
   const saved = readNames(sections.get('pm2-saved'));
@@ -57,6 +59,7 @@ export function parseSnapshot(text: string): HostSnapshot {
     errorLog.skipped +
     pm2Log.skipped +
     kernel.skipped +
+    appLog.skipped +
     memory.skipped +
     deploy.skipped +
     saved.skipped;
@@ -77,6 +80,7 @@ export function parseSnapshot(text: string): HostSnapshot {
     errorLog: errorLog.items,
     pm2Log: pm2Log.items,
     oomKills: kernel.items,
+    appLog: appLog.items,
     ...(memory.info && { memory: memory.info }),
     deploy: deployMarkers,
     ...(saved.names && { savedApps: saved.names }),

@@ -82,3 +82,18 @@ describe('parseErrorLog', () => {
     expect(parsed).toEqual({ items: [], skipped: 1 });
   });
 });
+
+describe('parseErrorLog on the keep-alive race and too big headers', () => {
+  it('names too big headers, premature closes and resets (recorded on nginx 1.22)', () => {
+    // Prepare
+    const lines = readFileSync(new URL('../../fixtures/app-errors/nginx-keepalive-and-header.log', import.meta.url), 'utf8').split('\n');
+
+    // Act
+    const parsed = parseErrorLog(lines);
+
+    // Assess
+    expect(parsed.skipped).toBe(0);
+    expect(parsed.items.map((entry) => entry.kind)).toEqual(['header_too_big', 'premature_close', 'premature_close', 'connection_reset', 'connection_reset']);
+    expect(parsed.items[0]).toMatchObject({ request: 'GET /login HTTP/1.1', upstream: 'http://127.0.0.1:3995/login' });
+  });
+});

@@ -44,7 +44,8 @@ server {
       upstreams: [{ host: '127.0.0.1', port: 3000 }],
       readTimeoutSeconds: 5,
       connectTimeoutSeconds: 60,
-      lines: ['upstream app {', 'server 127.0.0.1:3000 max_fails=0;', 'proxy_pass http://app;', 'proxy_read_timeout 5s;'],
+      keepalive: 16,
+      lines: ['upstream app {', 'server 127.0.0.1:3000 max_fails=0;', 'keepalive 16;', 'proxy_pass http://app;', 'proxy_read_timeout 5s;'],
     });
   });
 
@@ -77,5 +78,42 @@ server {
 
   it('is undefined without proxy_pass', () => {
     expect(parseProxyConfig('server { listen 80; root /var/www; } # proxy_pass http://127.0.0.1:3000;')).toBeUndefined();
+  });
+});
+
+describe('parseProxyConfig: keep-alive and header buffers', () => {
+  it("reads the upstream block's keepalive and keepalive_timeout, not the clients' keepalive_timeout, and the buffers", () => {
+    // Prepare: the snapshot's @@nginx-proxy lines
+    const text = [
+      'keepalive_timeout 75s;',
+      'upstream app {',
+      'server 127.0.0.1:3000;',
+      'keepalive 64;',
+      'keepalive_timeout 30s;',
+      '}',
+      'server {',
+      'proxy_pass http://app;',
+      'proxy_buffer_size 16k;',
+      'proxy_buffers 8 16k;',
+      '}',
+    ].join('\n');
+
+    // Act
+    const config = parseProxyConfig(text);
+
+    // Assess
+    expect(config).toMatchObject({ keepalive: 64, keepaliveTimeoutSeconds: 30, proxyBufferSize: '16k', proxyBuffers: '8 16k' });
+    expect(config?.lines).toEqual(expect.arrayContaining(['keepalive 64;', 'keepalive_timeout 30s;', 'proxy_buffer_size 16k;', 'proxy_buffers 8 16k;']));
+    expect(config?.lines).not.toContain('keepalive_timeout 75s;');
+  });
+
+  it('leaves them out when the config does not set them', () => {
+    // Act
+    const config = parseProxyConfig('proxy_pass http://127.0.0.1:3000;');
+
+    // Assess
+    expect(config).not.toHaveProperty('keepalive');
+    expect(config).not.toHaveProperty('keepaliveTimeoutSeconds');
+    expect(config).not.toHaveProperty('proxyBufferSize');
   });
 });

@@ -143,3 +143,21 @@ describe('parsePm2Log', () => {
     expect(event).toMatchObject({ app: 'web', pmId: 2, kind: 'starting' });
   });
 });
+
+describe('parsePm2List: KEEP_ALIVE_TIMEOUT', () => {
+  it.each([
+    ['65000', 65000],
+    ['5', 5],
+    [65000, 65000],
+    ['5s', undefined],
+  ])('KEEP_ALIVE_TIMEOUT=%s → %s ms', (value, ms) => {
+    // Prepare
+    const json = JSON.stringify([{ name: 'web', pm_id: 0, pid: 1, pm2_env: { status: 'online', env: { KEEP_ALIVE_TIMEOUT: value } } }]);
+
+    // Act
+    const result = parsePm2List(json);
+
+    // Assess
+    expect(result.ok ? result.processes[0]?.keepAliveTimeoutMs : 'not a list').toBe(ms);
+  });
+});

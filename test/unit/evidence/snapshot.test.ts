@@ -126,6 +126,7 @@ describe('parseSnapshot', () => {
       errorLog: [],
       pm2Log: [],
       oomKills: [],
+      appLog: [],
       deploy: {},
       skipped: 0,
     });
