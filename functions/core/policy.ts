@@ -3,7 +3,7 @@
  * per-instance budget allows (supervisors such as systemd and Kubernetes bound restarts the same way).
  */
 import { WHOLE_NUMBER_SETTINGS } from '../contract/lambda-env.ts';
-import { probeOk } from './diagnosis/index.ts';
+import { RESTART_CANNOT_FIX, probeOk } from './diagnosis/index.ts';
 import type { Decision, Diagnosis, Evidence } from './types.ts';
 import { InputError } from './validate.ts';
 
@@ -57,8 +57,13 @@ export function isBudgetRefusal(decision: Decision): boolean {
 function byCause({ diagnosis, evidence, hasEcosystem }: PolicyInput): PolicyDecision {
   const app = evidence.app;
   switch (diagnosis.cause) {
-    case 'process_crashed':
+    case 'process_crashed': {
+      const error = diagnosis.appError;
+      if (error && RESTART_CANNOT_FIX.has(error.kind)) {
+        return { kind: 'none', reason: `${app} crashed with ${error.kind} (its own error output says so); a restart would die the same way until a human fixes that.` };
+      }
       return { kind: 'restart', reason: `${app} crashed and PM2 did not bring it back; a restart serves users again.` };
+    }
     case 'process_stopped':
       return { kind: 'restart', reason: `${app} is stopped and nothing started it again; a restart serves users again.` };
     case 'app_hung':
@@ -83,12 +88,18 @@ function byCause({ diagnosis, evidence, hasEcosystem }: PolicyInput): PolicyDeci
       };
     case 'crash_loop':
       return { kind: 'none', reason: `${app} dies again right after each start; Reflex never fights a crash loop, a human must fix the cause first.` };
+    case 'port_in_use':
+      return { kind: 'none', reason: `another process, not ${app} under PM2, holds its port; Reflex never kills a process it did not start through PM2, and a restart would fail the same way.` };
     case 'port_mismatch':
       return { kind: 'none', reason: `${app} listens on another port than nginx proxies to; a restart would bring it back on the same port.` };
     case 'proxy_misconfig':
       return { kind: 'none', reason: `${app} listens on an address nginx does not connect to; a restart would bind the same address again.` };
     case 'upstream_timeout':
       return { kind: 'none', reason: `${app} is alive but slow; a restart would drop in-flight requests and not make it faster.` };
+    case 'header_too_big':
+      return { kind: 'none', reason: `${app}'s response headers on some pages exceed nginx's proxy_buffer_size; nginx's configuration needs changing, a restart sends the same headers.` };
+    case 'keepalive_race':
+      return { kind: 'none', reason: `${app} closes idle connections before nginx stops reusing them; the keep-alive timeouts need changing, a restart keeps them the same.` };
     case 'healthy':
       return { kind: 'none', reason: `nginx and ${app} answer again; nothing to fix.` };
     case 'unknown':

@@ -1,7 +1,8 @@
 /**
- * One correlated timeline: gateway errors per minute, nginx upstream errors (collapsed), PM2 events, OOM kills,
- * deploy markers, probes and the responder's own steps, merged by time and bounded.
+ * One correlated timeline: gateway errors per minute, nginx upstream errors (collapsed), PM2 events, the app's own
+ * error line, OOM kills, deploy markers, probes and the responder's own steps, merged by time and bounded.
  */
+import { findAppError } from './evidence/index.ts';
 import type { ErrorLogEntry, Evidence, OomKill, Pm2LogEvent, ProbeResult, TimelineEntry, UpstreamErrorKind } from './types.ts';
 
 /** Most entries a timeline holds, so a report stays readable and fits SNS and Slack. */
@@ -14,6 +15,7 @@ export function buildTimeline(evidence: Evidence, responder: TimelineEntry[]): T
     ...gatewayEntries(evidence),
     ...errorEntries(evidence.errorLog),
     ...evidence.pm2Log.map(pm2Entry),
+    ...appEntries(evidence),
     ...evidence.oomKills.map(oomEntry),
     ...deployEntries(evidence),
     ...probeEntries(evidence),
@@ -88,6 +90,8 @@ const KIND_TEXT: Record<Exclude<UpstreamErrorKind, 'other'>, string> = {
   upstream_timeout: 'upstream timed out (110: Connection timed out)',
   premature_close: 'upstream prematurely closed connection',
   no_live_upstreams: 'no live upstreams',
+  connection_reset: 'recv() failed (104: Connection reset by peer)',
+  header_too_big: 'upstream sent too big header',
 };
 
 /** `http://127.0.0.1:3000/tokens` → `127.0.0.1:3000`. */
@@ -154,6 +158,16 @@ function pm2Message(event: Pm2LogEvent): string {
     case 'deleted':
       return `${event.app} deleted from PM2`;
   }
+}
+
+/**
+ * The app's error line and the one or two before it, already redacted and cut. A line without a time of its own is
+ * dated by the exit PM2 logged after it, else by the snapshot.
+ */
+function appEntries(evidence: Evidence): TimelineEntry[] {
+  const found = findAppError(evidence);
+  if (!found) return [];
+  return found.lines.map((line) => ({ at: line.at ?? evidence.snapshot.takenAt, source: 'app', message: cut(line.text) }));
 }
 
 function oomEntry(kill: OomKill): TimelineEntry {

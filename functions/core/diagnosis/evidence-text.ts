@@ -3,7 +3,7 @@
  * lines (PM2's view, nginx's complaints, ss, the probes, deploys) that prove a cause.
  */
 import { MAX_TEXT } from '../evidence/index.ts';
-import type { ErrorLogEntry, Evidence, EvidenceLine, Listener, OomKill, Pm2LogEvent, ProbeResult, UpstreamAddress } from '../types.ts';
+import type { AccessEntry, ErrorLogEntry, Evidence, EvidenceLine, Listener, OomKill, Pm2LogEvent, ProbeResult, UpstreamAddress } from '../types.ts';
 import { timeOf, type DeployMarker, type Facts } from './facts.ts';
 
 const MAX_ERROR_LINES = 3;
@@ -69,6 +69,11 @@ export function errorLines(evidence: Evidence, accept: (entry: ErrorLogEntry) =>
   return picked.map((entry) => ({ source: 'nginx-error', at: entry.at, text: cut(entry.text) }));
 }
 
+/** A few access log lines (the last ones), as evidence. */
+export function accessLines(entries: AccessEntry[]): EvidenceLine[] {
+  return entries.slice(-MAX_ERROR_LINES).map((entry) => ({ source: 'nginx-access', at: entry.at, text: cut(`${entry.status} ${entry.request}${entry.upstreamStatus ? ` (upstream ${entry.upstreamStatus})` : ''}`) }));
+}
+
 /** Listening sockets are part of the live snapshot, like the probes. */
 export function listenerLines(evidence: Evidence, listeners: Listener[]): EvidenceLine[] {
   return listeners.slice(0, MAX_LISTENER_LINES).map((listener) => ({
@@ -81,6 +86,12 @@ export function listenerLines(evidence: Evidence, listeners: Listener[]): Eviden
 function probeText(probe: ProbeResult): string {
   const answer = probe.status > 0 ? `HTTP ${probe.status}` : `no answer (${probe.error ?? 'other'})`;
   return `${probe.target} probe ${probe.url} → ${answer} in ${Math.round(probe.timeMs)} ms`;
+}
+
+/** The directives of nginx's proxy configuration (the snapshot's `nginx -T` lines) that match, a few at most. */
+export function configLines(evidence: Evidence, pattern: RegExp): EvidenceLine[] {
+  const lines = (evidence.snapshot.proxy?.lines ?? []).filter((line) => pattern.test(line)).slice(0, MAX_LISTENER_LINES);
+  return lines.map((line) => ({ source: 'probe', at: evidence.snapshot.takenAt, text: cut(`nginx -T: ${line}`) }));
 }
 
 /** The nginx and upstream probes of the snapshot, those that ran. */

@@ -1,9 +1,10 @@
 /**
- * The facts the rules read again and again (the app in PM2, its pm2.log events, its sockets, recent deploys),
- * derived once per diagnosis, and the predicates over probes and pm2.log events that several rules share.
+ * The facts the rules read again and again (the app in PM2, its pm2.log events, its sockets, recent deploys, its own
+ * error line, whether gateway errors go on), derived once per diagnosis, and the predicates over probes and pm2.log
+ * events that several rules share.
  */
-import { isGatewayError } from '../evidence/index.ts';
-import type { Evidence, Listener, Pm2LogEvent, Pm2Process, ProbeResult } from '../types.ts';
+import { findAppError, isGatewayError, type AppErrorFinding } from '../evidence/index.ts';
+import type { AccessEntry, Evidence, Listener, Pm2LogEvent, Pm2Process, ProbeResult } from '../types.ts';
 
 const MINUTE_MS = 60_000;
 /** A deploy up to this long before the first gateway error is worth showing. */
@@ -13,6 +14,10 @@ const DEPLOY_LOOKBACK_MS = 15 * MINUTE_MS;
  * so a deploy marker may trail the first gateway error a little.
  */
 const DEPLOY_TRAIL_MS = MINUTE_MS;
+/** Gateway errors this close to the end of the evidence have not stopped. */
+const ONGOING_MS = MINUTE_MS;
+/** Errors up to this long after PM2 (re)started the app are its boot, not a problem that goes on. */
+const BOOT_GRACE_MS = 10_000;
 
 /** A sign of a deploy in the snapshot: `.next/BUILD_ID` changed, or PM2 (re)started the app. */
 export interface DeployMarker {
@@ -43,6 +48,22 @@ export interface Facts {
   readonly deploys: DeployMarker[];
   /** The deploy markers shortly (≤ 15 min) before the first gateway error. */
   readonly recentDeploys: DeployMarker[];
+  /** The app's own error line (and the lines shown with it), when its output has one. */
+  readonly appError?: AppErrorFinding;
+  /** Gateway errors that have not stopped (see {@link ongoingErrors}); undefined when they have, or there were none. */
+  readonly ongoing?: OngoingErrors;
+}
+
+/** Gateway errors that go on: some in the last minute of the evidence, not explained by a (re)start of the app. */
+export interface OngoingErrors {
+  /** The last one, ISO. */
+  readonly lastAt: string;
+  /** How many in the last minute (access log, else nginx's error lines). */
+  readonly count: number;
+  /** The pages they hit, most first. */
+  readonly pages: { readonly request: string; readonly count: number }[];
+  /** The access log lines of the last minute's gateway errors. */
+  readonly entries: AccessEntry[];
 }
 
 /** The facts of one piece of evidence; `diagnose` derives them once and hands them to every rule. */
@@ -60,6 +81,8 @@ export function factsOf(evidence: Evidence): Facts {
   const upstreamListeners = online ? listeners.filter((listener) => listener.port === evidence.upstream.port) : [];
   const deploys = deployMarkers(evidence);
   const first = firstGatewayErrorMs(evidence) ?? endMs;
+  const appError = findAppError(evidence);
+  const ongoing = ongoingErrors(evidence, events, endMs);
   return {
     ...(app && { app }),
     events,
@@ -75,7 +98,40 @@ export function factsOf(evidence: Evidence): Facts {
       const ms = timeOf(marker.at);
       return ms !== undefined && ms >= first - DEPLOY_LOOKBACK_MS && ms <= first + DEPLOY_TRAIL_MS;
     }),
+    ...(appError && { appError }),
+    ...(ongoing && { ongoing }),
   };
+}
+
+/**
+ * Whether gateway errors go on. Measured from the evidence alone: the last gateway error (access log, else nginx's
+ * upstream error lines) is less than a minute before the end of the evidence (the window's end or the snapshot,
+ * whichever is later), and came after the app's last (re)start and its boot: errors before a restart stopped with it.
+ */
+export function ongoingErrors(evidence: Evidence, events: Pm2LogEvent[], endMs: number): OngoingErrors | undefined {
+  const since = endMs - ONGOING_MS;
+  const starts = [
+    ...events.filter((event) => event.kind === 'online').map((event) => timeOf(event.at)),
+    timeOf(evidence.snapshot.processes.find((process) => process.name === evidence.app)?.startedAt),
+  ].filter((ms): ms is number => ms !== undefined);
+  const after = Math.max(since, starts.length > 0 ? Math.max(...starts) + BOOT_GRACE_MS : Number.NEGATIVE_INFINITY);
+  const late = (at: string): boolean => (timeOf(at) ?? Number.NEGATIVE_INFINITY) >= after;
+  const entries = evidence.access.filter((entry) => isGatewayError(entry.status) && late(entry.at));
+  const lines = evidence.errorLog.filter((entry) => entry.kind !== 'other' && late(entry.at));
+  if (entries.length === 0 && lines.length === 0) return undefined;
+  const times = [...entries.map((entry) => entry.at), ...lines.map((entry) => entry.at)].sort();
+  const requests = entries.length > 0 ? entries.map((entry) => entry.request) : lines.map((entry) => entry.request);
+  return { lastAt: times.at(-1)!, count: Math.max(entries.length, lines.length), pages: mostFirst(requests), entries };
+}
+
+/** The requests named most often, most first, at most three. */
+export function mostFirst(requests: (string | undefined)[]): { request: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const request of requests) if (request) counts.set(request, (counts.get(request) ?? 0) + 1);
+  return [...counts.entries()]
+    .map(([request, count]) => ({ request, count }))
+    .sort((a, b) => b.count - a.count)
+    .slice(0, 3);
 }
 
 /** Epoch ms of an ISO time, undefined when absent or unreadable. */

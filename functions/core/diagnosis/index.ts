@@ -6,21 +6,28 @@
 import type { Diagnosis, Evidence } from '../types.ts';
 import { crashLoopRule } from './crash-loop.ts';
 import { factsOf } from './facts.ts';
+import { headerTooBigRule } from './header-too-big.ts';
 import { healthyRule } from './healthy.ts';
+import { keepaliveRaceRule } from './keepalive-race.ts';
 import { portMismatchRule, proxyMisconfigRule } from './listener.ts';
 import { oomKilledRule } from './oom.ts';
+import { portInUseRule } from './port-in-use.ts';
 import { processCrashedRule, processMissingRule, processStoppedRule } from './process-down.ts';
 import type { DiagnosisRule } from './rule.ts';
 import { unknownDiagnosis } from './unknown.ts';
 import { appHungRule, upstreamTimeoutRule } from './upstream.ts';
 
-export { probeAnswered, probeOk, type Facts } from './facts.ts';
+export { probeAnswered, probeOk, type Facts, type OngoingErrors } from './facts.ts';
 export type { DiagnosisRule, Finding } from './rule.ts';
+export { RESTART_CANNOT_FIX } from './app-error.ts';
 export {
   appHungRule,
   crashLoopRule,
+  headerTooBigRule,
   healthyRule,
+  keepaliveRaceRule,
   oomKilledRule,
+  portInUseRule,
   portMismatchRule,
   processCrashedRule,
   processMissingRule,
@@ -30,10 +37,14 @@ export {
   upstreamTimeoutRule,
 };
 
-/** The rules in priority order: process state first, then where it listens, then how it answers. */
+/**
+ * The rules in priority order: process state first (an orphan on the port before the crash loop it causes), then
+ * where it listens, then how it answers, then what nginx says of an app that answers; healthy last.
+ */
 export const RULES: readonly DiagnosisRule[] = [
   processMissingRule(),
   oomKilledRule(),
+  portInUseRule(),
   crashLoopRule(),
   processCrashedRule(),
   processStoppedRule(),
@@ -41,6 +52,8 @@ export const RULES: readonly DiagnosisRule[] = [
   proxyMisconfigRule(),
   upstreamTimeoutRule(),
   appHungRule(),
+  headerTooBigRule(),
+  keepaliveRaceRule(),
   healthyRule(),
 ];
 

@@ -1,5 +1,6 @@
 /** The kernel's OOM killer killed the app. */
 import type { Evidence, OomKill, Pm2LogEvent } from '../types.ts';
+import { appErrorField, appLines } from './app-error.ts';
 import { clock, commonLines, eventLine, megabytes, oomLine } from './evidence-text.ts';
 import { isNodeProcess, probeOk, timeOf, type Facts } from './facts.ts';
 import { defineRule, type DiagnosisRule } from './rule.ts';
@@ -36,8 +37,11 @@ export function oomKilledRule(): DiagnosisRule {
       'Cap the V8 heap below what the host can spare (`node_args: \'--max-old-space-size=<MB>\'`), and look for a leak if memory grows steadily.',
       'If the app really needs this much memory, move to a larger instance size (or run fewer processes on this one).',
     ];
-    const specific = [oomLine(kill, evidence), ...(exit ? [eventLine(exit)] : [])];
-    return { summary, advice, evidence: commonLines(evidence, facts, specific) };
+    // A kernel kill leaves the app no time to write anything: only an error line stamped after the window began is
+    // about this death (an unstamped one may be days old).
+    const own = facts.appError?.stamped && (timeOf(facts.appError.error.at) ?? 0) >= facts.startMs ? facts : undefined;
+    const specific = [oomLine(kill, evidence), ...(exit ? [eventLine(exit)] : []), ...(own ? appLines(evidence, own) : [])];
+    return { summary, advice, evidence: commonLines(evidence, facts, specific), ...(own && appErrorField(own)) };
   });
 }
 

@@ -1,5 +1,6 @@
 /** Rules for an app that PM2 does not keep running: missing from PM2, crashed, or stopped. */
 import type { Pm2LogEvent, Pm2Process } from '../types.ts';
+import { RESTART_CANNOT_FIX, appErrorAdvice, appErrorField, appErrorSentence, appLines } from './app-error.ts';
 import { clock, commonLines, eventLine, upstreamText } from './evidence-text.ts';
 import { probeAnswered, stoppedOnPurpose, type Facts } from './facts.ts';
 import { defineRule, type DiagnosisRule } from './rule.ts';
@@ -38,16 +39,20 @@ export function processCrashedRule(): DiagnosisRule {
     const how = crash.exit ? `${exitText(crash.exit)} at ${clock(crash.exit.at)}` : `exited with code ${app.exitCode ?? 'unknown'}`;
     const summary =
       app.status === 'errored'
-        ? `${name} crashed and PM2 marked it errored, so nothing listens for nginx.`
-        : `${name} crashed (${how}) and PM2 did not restart it (status ${app.status}).`;
+        ? `${name} crashed and PM2 marked it errored, so nothing listens for nginx`
+        : `${name} crashed (${how}) and PM2 did not restart it (status ${app.status})`;
+    const error = facts.appError?.error;
+    const pm2Advice = `PM2 did not bring it back: check \`autorestart\` and \`stop_exit_codes\` for ${name} in the ecosystem file.`;
+    const advice = !error
+      ? [`Restart it: \`pm2 restart ${name}\`.`, `Read why it crashed: \`pm2 logs ${name} --err --lines 50\`.`, pm2Advice]
+      : RESTART_CANNOT_FIX.has(error.kind)
+        ? [appErrorAdvice(error, evidence, facts), `A restart alone will not help: ${name} would die the same way.`]
+        : [`Restart it: \`pm2 restart ${name}\`.`, appErrorAdvice(error, evidence, facts), pm2Advice];
     return {
-      summary,
-      advice: [
-        `Restart it: \`pm2 restart ${name}\`.`,
-        `Read why it crashed: \`pm2 logs ${name} --err --lines 50\`.`,
-        `PM2 did not bring it back: check \`autorestart\` and \`stop_exit_codes\` for ${name} in the ecosystem file.`,
-      ],
-      evidence: commonLines(evidence, facts, crash.exit ? [eventLine(crash.exit)] : []),
+      summary: error ? `${summary}: ${appErrorSentence(error)}.` : `${summary}.`,
+      advice,
+      evidence: commonLines(evidence, facts, [...(crash.exit ? [eventLine(crash.exit)] : []), ...appLines(evidence, facts)]),
+      ...appErrorField(facts),
     };
   });
 }

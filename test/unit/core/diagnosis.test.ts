@@ -29,6 +29,7 @@ describe('diagnose', () => {
     expect(ids).toEqual([
       'process_missing',
       'oom_killed',
+      'port_in_use',
       'crash_loop',
       'process_crashed',
       'process_stopped',
@@ -36,6 +37,8 @@ describe('diagnose', () => {
       'proxy_misconfig',
       'upstream_timeout',
       'app_hung',
+      'header_too_big',
+      'keepalive_race',
       'healthy',
     ]);
     expect(CAUSES.filter((cause) => !ids.includes(cause))).toEqual(['unknown']);

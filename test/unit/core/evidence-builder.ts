@@ -2,6 +2,7 @@
  * Test helper: assembles a real-format snapshot text (functions/host/README.md) from parts, so each test states
  * only what differs from a healthy host, then parses it with the real parsers into Evidence.
  */
+import { readFileSync } from 'node:fs';
 import { buildEvidence, parseSnapshot } from '../../../functions/core/evidence/index.ts';
 import type { Evidence, HostSnapshot, LogBundle, UpstreamAddress } from '../../../functions/core/types.ts';
 
@@ -23,7 +24,7 @@ export interface Pm2Item {
     exec_mode: string;
     autorestart: boolean;
     pm_cwd: string;
-    env: { PORT?: string; HOSTNAME?: string };
+    env: { PORT?: string; HOSTNAME?: string; KEEP_ALIVE_TIMEOUT?: string };
   };
 }
 
@@ -44,6 +45,8 @@ export interface SnapshotParts {
   deploy: string[];
   /** `@@pm2-saved`: the app names in PM2's dump.pm2; undefined: no saved list. */
   pm2Saved?: string;
+  /** `@@app-log`: `err <line>` / `out <line>`; undefined: no such section. */
+  appLog?: string[];
 }
 
 export function pm2Item(overrides: {
@@ -57,6 +60,7 @@ export function pm2Item(overrides: {
   hostname?: string;
   /** When PM2 last started it (pm_uptime), ISO. */
   startedAt?: string;
+  keepAliveTimeout?: string;
 } = {}): Pm2Item {
   return {
     name: overrides.name ?? 'web',
@@ -72,7 +76,11 @@ export function pm2Item(overrides: {
       exec_mode: 'fork_mode',
       autorestart: true,
       pm_cwd: '/srv/web',
-      env: { PORT: overrides.port ?? '3000', HOSTNAME: overrides.hostname ?? '127.0.0.1' },
+      env: {
+        PORT: overrides.port ?? '3000',
+        HOSTNAME: overrides.hostname ?? '127.0.0.1',
+        ...(overrides.keepAliveTimeout !== undefined && { KEEP_ALIVE_TIMEOUT: overrides.keepAliveTimeout }),
+      },
     },
   };
 }
@@ -110,6 +118,14 @@ export function nginxErrorLine(
 /** pm2.log line; `time` is `10:00:01` on the incident's day. */
 export function pm2LogLine(time: string, message: string): string {
   return `2026-11-24T${time}: PM2 log: ${message}`;
+}
+
+/** A recorded app error log (test/fixtures/app-errors) as the snapshot's `@@app-log` lines of the error file. */
+export function appErrLines(file: string): string[] {
+  return readFileSync(new URL(`../../fixtures/app-errors/${file}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => `err ${line}`);
 }
 
 /** dmesg `--time-format iso` OOM line. */
@@ -173,6 +189,7 @@ export function snapshotText(p: SnapshotParts): string {
     ...section('memory', p.memory === undefined ? undefined : [p.memory]),
     ...section('deploy', p.deploy),
     ...section('pm2-saved', p.pm2Saved === undefined ? undefined : [p.pm2Saved]),
+    ...section('app-log', p.appLog),
     '@@end',
     '',
   ].join('\n');

@@ -57,6 +57,35 @@ describe('decide', () => {
     expect(decisions.every((decision) => decision.reason.length > 20)).toBe(true);
   });
 
+  it('never acts on an orphan on the port, too big headers or the keep-alive race, and says why', () => {
+    // Prepare
+    const causes: Cause[] = ['port_in_use', 'header_too_big', 'keepalive_race'];
+
+    // Act
+    const decisions = causes.map((cause) => decide(withCause(cause)));
+
+    // Assess
+    expect(decisions.map((decision) => decision.kind)).toEqual(['none', 'none', 'none']);
+    expect(decisions[0]?.reason).toContain('never kills a process it did not start through PM2');
+    expect(decisions[1]?.reason).toContain('proxy_buffer_size');
+    expect(decisions[2]?.reason).toContain('keep-alive timeouts');
+  });
+
+  it('does not restart a crash its own output says a restart cannot fix', () => {
+    // Prepare
+    const evidence = crashedEvidence();
+    const crashed = (kind: 'missing_build' | 'heap_exhausted'): PolicyInput =>
+      input(evidence, { diagnosis: { ...diagnose(evidence), appError: { kind, text: 'Error: …' } } });
+
+    // Act
+    const [missingBuild, heap] = [decide(crashed('missing_build')), decide(crashed('heap_exhausted'))];
+
+    // Assess
+    expect(missingBuild.kind).toBe('none');
+    expect(missingBuild.reason).toContain('missing_build');
+    expect(heap.kind).toBe('restart');
+  });
+
   it('starts a missing app only when an ecosystem file is known', () => {
     // Prepare
     const evidence = evidenceOf({ pm2: [], appPids: [], listeners: [], probeNginx: NGINX_502, probeUpstream: UPSTREAM_REFUSED });
