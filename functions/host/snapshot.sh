@@ -77,8 +77,9 @@ daemon_alive() {
 }
 
 # Reduces `pm2 jlist` (stdin) to the fields Reflex may read. pm2_env.env holds the app's whole environment
-# (secrets): only PORT and HOSTNAME are copied. Prints the JSON line, then `pids=`, `pm2_started_at=` and
-# `build_id_mtime=` lines for the app named by REFLEX_APP.
+# (secrets): only PORT, HOSTNAME and KEEP_ALIVE_TIMEOUT are copied. Prints the JSON line, then `pids=`,
+# `pm2_started_at=` and `build_id_mtime=` lines for the app named by REFLEX_APP, and with REFLEX_APP_LOG=1 one
+# `app_log=err …`/`app_log=out …` line per kept line of its error and out files (never its env).
 # shellcheck disable=SC2016 # the node program is single-quoted on purpose: nothing is interpolated into it
 reducer='
 const fs = require("fs");
@@ -114,7 +115,7 @@ process.stdin.on("end", () => {
         exec_mode: e.exec_mode,
         autorestart: e.autorestart,
         pm_cwd: e.pm_cwd,
-        env: { PORT: pick("PORT"), HOSTNAME: pick("HOSTNAME") },
+        env: { PORT: pick("PORT"), HOSTNAME: pick("HOSTNAME"), KEEP_ALIVE_TIMEOUT: pick("KEEP_ALIVE_TIMEOUT") },
       },
     };
   };
@@ -134,7 +135,40 @@ process.stdin.on("end", () => {
       // Not a Next.js build directory, or no build yet: no marker.
     }
   }
+  if (process.env.REFLEX_APP_LOG === "1") {
+    for (const [stream, file] of [["out", e.pm_out_log_path], ["err", e.pm_err_log_path]]) {
+      for (const line of appLogTail(file)) console.log("app_log=" + (stream + " " + line).slice(0, 300));
+    }
+  }
 });
+// The last lines of one of the app log files: frames and blank lines dropped (they would crowd out the error
+// line), colours removed, at most 30 lines and 3,000 characters, newest kept: SSM returns only 24,000 characters.
+const appLogTail = (file) => {
+  if (typeof file !== "string" || file === "/dev/null") return [];
+  let text;
+  try {
+    const fd = fs.openSync(file, "r");
+    const size = fs.fstatSync(fd).size;
+    const buffer = Buffer.alloc(Math.min(size, 65536));
+    fs.readSync(fd, buffer, 0, buffer.length, size - buffer.length);
+    fs.closeSync(fd);
+    text = buffer.toString("utf8");
+  } catch {
+    return [];
+  }
+  const lines = text
+    .split("\n")
+    .map((l) => l.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "").replace(/[\u0000-\u001f\u007f]/g, " ").trim().slice(0, 296))
+    .filter((l) => l !== "" && !/^at /.test(l) && !/^\d+: 0x[0-9a-f]+/.test(l))
+    .slice(-30);
+  const kept = [];
+  let chars = 0;
+  for (const l of lines.reverse()) {
+    if ((chars += l.length + 12) > 3000) break;
+    kept.unshift(l);
+  }
+  return kept;
+};
 '
 
 # pm2.out: the reduced list and markers, or one {"error":…} line.
@@ -149,7 +183,7 @@ collect_pm2() {
     echo "{\"error\":\"pm2 jlist failed (exit $code)\"}" >"$work/pm2.out"
     return 0
   fi
-  REFLEX_APP="$app" node -e "$reducer" <"$raw" >"$work/pm2.out" 2>/dev/null ||
+  REFLEX_APP="$app" REFLEX_APP_LOG="$([[ "$sections" == full ]] && echo 1)" node -e "$reducer" <"$raw" >"$work/pm2.out" 2>/dev/null ||
     echo '{"error":"could not reduce pm2 jlist"}' >"$work/pm2.out"
 }
 
@@ -267,7 +301,7 @@ health_path() {
 # without it, the config file itself. Only the proxy directives are kept.
 proxy_filter() {
   sed -e 's/#.*$//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' |
-    grep -E '^(proxy_pass|upstream|server|proxy_read_timeout|proxy_connect_timeout)([[:space:]]|;|$)|^}$' |
+    grep -E '^(proxy_pass|upstream|server|proxy_read_timeout|proxy_connect_timeout|keepalive|keepalive_timeout|proxy_buffer_size|proxy_buffers)([[:space:]]|;|$)|^}$' |
     head -n 120 | cut300
 }
 read_proxy() {
@@ -393,5 +427,8 @@ if [[ "$sections" == full ]]; then
   [[ -e "$work/pm2-saved" ]] && section pm2-saved pm2-saved
   echo '@@deploy'
   grep -E '^(pm2_started_at|build_id_mtime)=' "$work/pm2.out" || true
+  # The app's own output, where it says why it died (raw lines: the core redacts them).
+  echo '@@app-log'
+  sed -n 's/^app_log=//p' "$work/pm2.out"
 fi
 echo '@@end'

@@ -14,7 +14,7 @@ import { AGENT_PATH, startSandbox, type Sandbox } from '../../functions/sandbox/
 import { ensurePm2OnAgentPath } from '../helpers/global-pm2.ts';
 import { SECRET, pm2Section, readPid, runScript, sections, type SnapshotPm2 } from '../helpers/host.ts';
 
-const SNAPSHOT_SECTIONS = ['reflex-snapshot 1', 'meta', 'pm2', 'app-pids', 'listeners', 'probe nginx', 'probe upstream', 'nginx-proxy', 'nginx-error', 'pm2-log', 'kernel', 'memory', 'deploy', 'end'];
+const SNAPSHOT_SECTIONS = ['reflex-snapshot 1', 'meta', 'pm2', 'app-pids', 'listeners', 'probe nginx', 'probe upstream', 'nginx-proxy', 'nginx-error', 'pm2-log', 'kernel', 'memory', 'deploy', 'app-log', 'end'];
 
 function appEntry(parts: Map<string, string[]>): SnapshotPm2 | undefined {
   const pm2 = pm2Section(parts);
