@@ -84,6 +84,25 @@ describe('CloudWatchLogSource', () => {
     expect(logs.send.firstCall.thisValue).toBe(client);
   });
 
+  it("reads the app's own output from the pm2-app group when one is configured", async () => {
+    // Prepare
+    logs.on(FilterLogEventsCommand).resolves({ events: [] });
+    logs.on(FilterLogEventsCommand, { logGroupName: '/reflex/web/pm2-app' }).resolves({
+      events: [
+        { message: 'Error: listen EADDRINUSE: address already in use 127.0.0.1:3000', timestamp: 2 },
+        { message: '⨯ Failed to start server', timestamp: 1 },
+      ],
+    });
+    const source = new CloudWatchLogSource({ client, groups: { ...groups, app: '/reflex/web/pm2-app' } });
+
+    // Act
+    const bundle = await source.fetch(instanceId, window);
+
+    // Assess
+    expect(bundle.appLines).toEqual(['⨯ Failed to start server', 'Error: listen EADDRINUSE: address already in use 127.0.0.1:3000']);
+    expect(callsFor('/reflex/web/pm2-app')[0]?.args[0].input).toMatchObject({ logStreamNames: [instanceId], filterPattern: undefined });
+  });
+
   it('pages until maxLinesPerGroup and keeps the newest lines', async () => {
     // Prepare
     logs.on(FilterLogEventsCommand).resolves({ events: [] });

@@ -32,6 +32,8 @@ export interface LogGroups {
   readonly error: string;
   readonly pm2: string;
   readonly kernel: string;
+  /** The app's own stdout and stderr (`/reflex/<app>/pm2-app`); absent: only the snapshot's tail of them is read. */
+  readonly app?: string;
 }
 
 export interface CloudWatchLogSourceOptions {
@@ -41,7 +43,7 @@ export interface CloudWatchLogSourceOptions {
   readonly maxLinesPerGroup?: number;
 }
 
-/** Reads one instance's stream in each of the four log groups over the incident window. */
+/** Reads one instance's stream in each of the log groups (four, five with the app's own output) over the incident window. */
 export class CloudWatchLogSource implements LogSource {
   private readonly client: CloudWatchLogsClient;
   private readonly groups: LogGroups;
@@ -59,13 +61,15 @@ export class CloudWatchLogSource implements LogSource {
   /** Raw `message` lines per group, newest last. A missing group or stream gives no lines, not an error. */
   async fetch(instanceId: string, window: LogWindow): Promise<LogBundle> {
     checkPattern('instanceId', instanceId, PATTERNS.instanceId, 'an EC2 instance id like i-0123456789abcdef0');
-    const [accessLines, errorLines, pm2Lines, kernelLines] = await Promise.all([
+    const app = this.groups.app;
+    const [accessLines, errorLines, pm2Lines, kernelLines, appLines] = await Promise.all([
       this.newestLines(this.groups.access, instanceId, window, GATEWAY_ERROR_PATTERN),
       this.newestLines(this.groups.error, instanceId, window),
       this.newestLines(this.groups.pm2, instanceId, window),
       this.newestLines(this.groups.kernel, instanceId, window, OOM_KILL_PATTERN),
+      app ? this.newestLines(app, instanceId, window) : Promise.resolve(undefined),
     ]);
-    return { accessLines, errorLines, pm2Lines, kernelLines };
+    return { accessLines, errorLines, pm2Lines, kernelLines, ...(appLines && { appLines }) };
   }
 
   private async newestLines(group: string, instanceId: string, window: LogWindow, filterPattern?: string): Promise<string[]> {
