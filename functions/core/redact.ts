@@ -12,14 +12,16 @@ const RULES: readonly (readonly [RegExp, string])[] = [
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, `$1${REDACTED}@`],
   // Authorization headers and bearer tokens.
   [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
+  // Cookie headers carry sessions: the whole value, every pair of it (an app may log its request headers).
+  [/\b((?:Set-)?Cookie:\s*)[^\r\n]+/gi, `$1${REDACTED}`],
   // AWS access key ids (AKIA…, ASIA… temporary).
   [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
   // Slack, GitHub, npm and Stripe-style tokens.
   [/\bxox[abposr]-[A-Za-z0-9-]{10,}/g, REDACTED],
   [/\b(gh[pousr]_[A-Za-z0-9]{20,}|npm_[A-Za-z0-9]{20,}|sk_(live|test)_[A-Za-z0-9]{10,})\b/g, REDACTED],
-  // KEY=VALUE, KEY: VALUE and "key":"value" where the key says it is secret.
+  // KEY=VALUE, KEY: VALUE and "key":"value" where the key says it is secret (`…_KEY` too: STRIPE_KEY, SIGNING_KEY).
   [
-    /(["']?\b[A-Za-z0-9_.-]*(?:secret|token|passw(?:or)?d|pwd|api[_-]?key|access[_-]?key|private[_-]?key|credential|session|cookie|auth)[A-Za-z0-9_.-]*["']?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,;&"']+)/gi,
+    /(["']?\b[A-Za-z0-9_.-]*(?:secret|token|passw(?:or)?d|pwd|api[_-]?key|access[_-]?key|private[_-]?key|[_-]key\b|credential|session|cookie|auth)[A-Za-z0-9_.-]*["']?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,;&"']+)/gi,
     `$1${REDACTED}`,
   ],
   // JWTs.

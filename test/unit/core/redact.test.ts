@@ -9,6 +9,9 @@ describe('redact', () => {
     ['a secret-looking KEY=VALUE', 'env: DATABASE_PASSWORD=s3cr3t-value PORT=3000', 's3cr3t-value', 'DATABASE_PASSWORD=[redacted] PORT=3000'],
     ['a JSON secret', '{"apiKey":"k-1234567890","port":3000}', 'k-1234567890', '"apiKey":[redacted]'],
     ['a Slack token', 'slack failed with xoxb-1234567890-abcdefghij', 'xoxb-1234567890-abcdefghij', '[redacted]'],
+    ['a *_KEY=VALUE', 'starting with STRIPE_KEY=rk_live_51abcdefgh PORT=3000', 'rk_live_51abcdefgh', 'STRIPE_KEY=[redacted] PORT=3000'],
+    ['a whole Cookie header', 'headers: Cookie: theme=dark; sid=s%3Aabcdef123456', 'sid=s%3Aabcdef123456', 'Cookie: [redacted]'],
+    ['an AWS secret access key', 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'wJalrXUtnFEMI', 'AWS_SECRET_ACCESS_KEY=[redacted]'],
     ['a JWT', 'session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U', 'eyJhbGciOiJIUzI1NiJ9', '[redacted]'],
   ])('hides %s', (_what, line, secret, shown) => {
     // Act
