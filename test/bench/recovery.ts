@@ -5,6 +5,8 @@
  *
  *   npm run bench -- [--runs 5] [--faults crashed,hung] [--responders reflex,monit] [--cap 30] [--observe 15] [--out dir]
  *   npm run bench -- --from test/bench/results/recovery.json     (render the results again, run nothing)
+ *   npm run bench -- --from test/bench/results/recovery.json --merge <dir>/recovery.json
+ *                                           (the cells measured in <dir> replace theirs; the others keep their figures)
  *
  * A benchmark, not a test: figures depend on the machine and its load, which are printed with them.
  */
@@ -13,12 +15,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { describeEnvironment, loadAverageNow, type Environment } from './lib/environment.ts';
+import { describeEnvironment, loadAverageNow } from './lib/environment.ts';
 import { FaultError, parseFaults } from './lib/faults.ts';
 import { monitrc } from './lib/monit.ts';
 import { ResponderError, parseResponders } from './lib/responders.ts';
 import { recoveryMarkdown, recoverySvg, runLine, type RecoveryContext } from './lib/recovery-report.ts';
-import { runOnce, type RunLimits, type RunResult } from './lib/recovery-run.ts';
+import { runOnce } from './lib/recovery-run.ts';
+import { MergeError, mergeSaved, type SavedRun } from './lib/saved-run.ts';
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -40,13 +43,6 @@ function hasMonit(): Promise<boolean> {
   return new Promise((resolve) => execFile('monit', ['-V'], { timeout: 5000 }, (error) => resolve(!error)));
 }
 
-/** What recovery.json holds: enough to render the results again (`--from`) without running anything. */
-interface SavedRun {
-  readonly environment: Environment;
-  readonly settings: { runs: number; faults: string; responders: string; limits: RunLimits; startedAt: string; finishedAt?: string };
-  readonly results: RunResult[];
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -57,18 +53,28 @@ async function main(): Promise<number> {
       observe: { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
+      merge: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(
       'usage: npm run bench -- [--runs 5] [--faults crashed,stopped,missing,daemon-gone,hung,oom,upstream-timeout,port-mismatch] [--responders reflex,monit,pm2] [--cap 30] [--observe 15] [--out dir]\n' +
-        '       npm run bench -- --from test/bench/results/recovery.json [--out dir]   (render the tables and chart again, run nothing)',
+        '       npm run bench -- --from test/bench/results/recovery.json [--out dir]   (render the tables and chart again, run nothing)\n' +
+        '       npm run bench -- --from test/bench/results/recovery.json --merge dir/recovery.json [--out dir]   (the cells measured in dir replace theirs)',
     );
     return 0;
   }
   const out = values.out ?? DEFAULT_OUT;
-  if (values.from) return render(await loadSaved(values.from), out);
+  if (values.merge && !values.from) throw new UsageError('--merge: give the saved runs it updates with --from');
+  if (values.from) {
+    const saved = await loadSaved(values.from);
+    if (!values.merge) return render(saved, out);
+    const merged = mergeSaved(saved, await loadSaved(values.merge));
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, 'recovery.json'), `${JSON.stringify(merged, null, 2)}\n`);
+    return render(merged, out);
+  }
 
   const runs = positive('runs', values.runs, 5, 100);
   const faults = parseFaults(values.faults);
@@ -135,6 +141,7 @@ async function render(saved: SavedRun, out: string): Promise<number> {
     }),
     startedAt: saved.settings.startedAt,
     finishedAt: saved.settings.finishedAt ?? 'interrupted',
+    remeasured: saved.settings.remeasured ?? [],
   };
   const markdown = recoveryMarkdown(saved.results, context);
   await mkdir(out, { recursive: true });
@@ -150,7 +157,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof FaultError || error instanceof ResponderError) {
+    if (error instanceof UsageError || error instanceof FaultError || error instanceof ResponderError || error instanceof MergeError) {
       console.error(`bench: ${error.message}`);
       process.exitCode = 2;
       return;

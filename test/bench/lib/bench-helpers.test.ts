@@ -1,9 +1,11 @@
 /**
  * The benchmarks' measuring helpers: how recovery is read off the probe, the virtual clock, the SSM model's call
- * count, the chart. No real time is measured or asserted here.
+ * count, the chart, merging saved runs. No real time is measured or asserted here.
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LATENCIES, ModelSsm, RECORDED, noCalls } from './fleet-model.ts';
+import type { RunResult } from './recovery-run.ts';
+import { MergeError, mergeSaved, type SavedRun } from './saved-run.ts';
 import { median, medianAndRange, markdownTable, seededRandom } from './stats.ts';
 import { barChart, escapeXml } from './svg.ts';
 import { sustainedRecovery, type ProbeResult } from './traffic.ts';
@@ -153,5 +155,39 @@ describe('barChart', () => {
     expect(svg).toContain('PM2 alone: not recovered');
     expect(svg).toContain('fill="url(#hatch)"');
     expect(escapeXml('"a"')).toBe('&quot;a&quot;');
+  });
+});
+
+describe('mergeSaved', () => {
+  const run = (fault: RunResult['fault'], responder: RunResult['responder'], recoveredMs: number): RunResult => ({ run: 1, fault, responder, recoveredMs, right: true, loadAverage: [1, 1, 1] });
+  const saved = (results: RunResult[], startedAt: string): SavedRun => ({
+    environment: { node: 'v20', kernel: '6', os: 'Debian', cpus: '2', memoryGiB: 1, tools: {}, loadAverage: { atStart: [1, 1, 1], atEnd: [2, 2, 2] } },
+    settings: { runs: 1, faults: 'crashed,hung', responders: 'reflex,monit', limits: { capMs: 30_000, observeMs: 15_000 }, startedAt },
+    results,
+  });
+
+  it('replaces the cells measured again and keeps every other cell', () => {
+    // Prepare
+    const base = saved([run('crashed', 'reflex', 2300), run('hung', 'reflex', 8600), run('hung', 'monit', 5200)], 'then');
+    const update = { ...saved([run('hung', 'reflex', 7100)], 'now'), settings: { ...base.settings, faults: 'hung', responders: 'reflex', startedAt: 'now' } };
+
+    // Act
+    const merged = mergeSaved(base, update);
+
+    // Assess
+    expect(merged.results.map((result) => [result.fault, result.responder, result.recoveredMs])).toEqual([
+      ['crashed', 'reflex', 2300],
+      ['hung', 'monit', 5200],
+      ['hung', 'reflex', 7100],
+    ]);
+    expect(merged.settings.startedAt).toBe('then');
+    expect(merged.settings.remeasured).toEqual([{ faults: 'hung', responders: 'reflex', runs: 1, startedAt: 'now', loadAverage: { atStart: [1, 1, 1], atEnd: [2, 2, 2] } }]);
+  });
+
+  it('refuses runs measured with other limits', () => {
+    const base = saved([], 'then');
+    const update = { ...base, settings: { ...base.settings, limits: { capMs: 60_000, observeMs: 15_000 } } };
+
+    expect(() => mergeSaved(base, update)).toThrow(MergeError);
   });
 });
