@@ -381,6 +381,8 @@ function crashLoopAfterRestart(previous: Diagnosis, app: string, snapshot: HostS
         : []),
       ...previous.evidence,
     ],
+    // Why it died the first time: the restart changed nothing about it.
+    ...(previous.appError && { appError: previous.appError }),
   };
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { HostParams, HostRunResult, HostRunner, HostScript } from '../../../functions/core/ports.ts';
 import { investigate, respond, type RespondTarget } from '../../../functions/core/respond.ts';
-import { parts, pm2Item, probeLine, snapshotText, ssLine, TAKEN_AT } from './evidence-builder.ts';
+import { appErrLines, parts, pm2Item, pm2LogLine, probeLine, snapshotText, ssLine, TAKEN_AT } from './evidence-builder.ts';
 
 /** A host that answers each snapshot with the next text, and records what it was asked. */
 class ScriptedHost implements HostRunner {
@@ -136,5 +136,32 @@ describe('timings.detectedMs', () => {
     // Assess
     expect(detected.timings.detectedMs).toBe(12_500);
     expect(unknown.timings).not.toHaveProperty('detectedMs');
+  });
+});
+
+describe('respond, when the app dies again after the restart', () => {
+  it('reports crash_loop and keeps why it died the first time (appError)', async () => {
+    // Prepare: the V8 heap ran out (recorded Node 20 output); the restart brings it up, then it dies again.
+    const down = pm2Item({ pid: 0, status: 'stopped', exitCode: 0 });
+    const abort = pm2LogLine('10:04:00', 'App [web:0] exited with code [0] via signal [SIGABRT]');
+    const crashed = snapshotText(parts({ pm2: [down], appPids: [], listeners: [], ...refused, pm2Log: [abort], appLog: appErrLines('node20-heap.log') }));
+    const online = snapshotText(parts({ pm2: [pm2Item({ pid: 7100, restartTime: 1 })], appPids: [7100] }));
+    const deadAgain = snapshotText(parts({ pm2: [pm2Item({ pid: 0, status: 'stopped', exitCode: 0, restartTime: 1 })], appPids: [], listeners: [], ...refused }));
+    const polls = [online, deadAgain];
+    const host: HostRunner = {
+      run: async (_instanceId, script, params) => {
+        if (script === 'remediate') return { ok: true, stdout: 'result=ok action=restart\n', stderr: '', status: 'Success' };
+        const stdout = params.sections === 'probe' ? (polls.shift() ?? deadAgain) : crashed;
+        return { ok: true, stdout, stderr: '', status: 'Success' };
+      },
+    };
+
+    // Act
+    const report = await respond(target, { host, logs: noLogs, clock: clockAt(TAKEN_AT) });
+
+    // Assess
+    expect(report.diagnosis.cause).toBe('crash_loop');
+    expect(report.outcome).toBe('escalated');
+    expect(report.diagnosis.appError?.kind).toBe('heap_exhausted');
   });
 });
