@@ -171,6 +171,7 @@ export class ReflexStack extends Stack {
       // The daemon's pm2.log (exits, restarts, stops) is the PM2 evidence the core parses.
       [ENV.pm2LogGroup]: pm2Logs.logGroupName,
       [ENV.kernelLogGroup]: kernelLogs.logGroupName,
+      [ENV.appLogGroup]: appLogs.logGroupName,
       [ENV.dryRun]: String(settings.dryRun),
       [ENV.verifySeconds]: String(settings.verifySeconds),
       [ENV.tableName]: this.table.tableName,

@@ -31,6 +31,8 @@ export const ENV = {
   errorLogGroup: 'REFLEX_ERROR_LOG_GROUP',
   pm2LogGroup: 'REFLEX_PM2_LOG_GROUP',
   kernelLogGroup: 'REFLEX_KERNEL_LOG_GROUP',
+  /** The app's own stdout and stderr (`/reflex/<app>/pm2-app`): where its error line says why it died. */
+  appLogGroup: 'REFLEX_APP_LOG_GROUP',
   /** `true`: diagnose and report, never act. */
   dryRun: 'REFLEX_DRY_RUN',
   /** How long verification may poll, seconds; the Lambda timeout leaves margin above it. */

@@ -19,7 +19,7 @@ export interface ResponderConfig {
   readonly topicArn: string;
   readonly alarmName: string;
   readonly windowSeconds: number;
-  readonly logGroups: { readonly access: string; readonly error: string; readonly pm2: string; readonly kernel: string };
+  readonly logGroups: { readonly access: string; readonly error: string; readonly pm2: string; readonly kernel: string; readonly app?: string };
   readonly dryRun: boolean;
   readonly verifySeconds: number;
   readonly tableName?: string;
@@ -51,6 +51,7 @@ export function parseConfig(env: Record<string, string | undefined>): ResponderC
   const nginxConfig = optional(ENV.nginxConfig, PATTERNS.absPath);
   const nginxErrorLog = optional(ENV.nginxErrorLog, PATTERNS.absPath);
   const tableName = optional(ENV.tableName, NAME);
+  const appLogGroup = optional(ENV.appLogGroup, NAME);
   const slackSecretArn = optional(ENV.slackSecretArn, ARN);
   return {
     appName: required(ENV.appName, PATTERNS.app),
@@ -70,6 +71,7 @@ export function parseConfig(env: Record<string, string | undefined>): ResponderC
       error: required(ENV.errorLogGroup, NAME),
       pm2: required(ENV.pm2LogGroup, NAME),
       kernel: required(ENV.kernelLogGroup, NAME),
+      ...(appLogGroup && { app: appLogGroup }),
     },
     dryRun: dryRun === 'true',
     verifySeconds: integer('verifySeconds'),

@@ -177,6 +177,7 @@ describe('ReflexStack responder', () => {
       [ENV.snapshotDocument]: { Ref: 'SnapshotDocument' },
       [ENV.remediateDocument]: { Ref: 'RemediateDocument' },
       [ENV.pm2LogGroup]: { Ref: expect.stringMatching(/^Pm2Logs/) },
+      [ENV.appLogGroup]: { Ref: expect.stringMatching(/^Pm2AppLogs/) },
       POWERTOOLS_SERVICE_NAME: 'reflex',
       POWERTOOLS_METRICS_NAMESPACE: 'Reflex',
     });

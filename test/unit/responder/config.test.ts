@@ -32,6 +32,11 @@ describe('parseConfig', () => {
     });
   });
 
+  it("reads the app's own log group when the stack names it (the app's error line says why it died)", () => {
+    expect(parseConfig({ ...env }).logGroups.app).toBeUndefined();
+    expect(parseConfig({ ...env, [ENV.appLogGroup]: '/reflex/web/pm2-app' }).logGroups.app).toBe('/reflex/web/pm2-app');
+  });
+
   it.each([
     [ENV.topicArn, undefined, `${ENV.topicArn} is not set`],
     [ENV.appName, 'web app', `${ENV.appName} is invalid`],
