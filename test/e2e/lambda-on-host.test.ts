@@ -159,7 +159,7 @@ describe('the handler on a host as the stack deploys it (SSM emulation)', () => 
     // Assess
     expect(result, story(world)).toEqual({
       status: 'handled',
-      incidents: [{ instanceId: INSTANCE, cause: 'process_crashed', action: 'restart', executed: true, outcome: 'recovered' }],
+      incidents: [{ instanceId: INSTANCE, cause: 'process_crashed', action: 'restart', executed: true, outcome: 'recovered', detectedMs: expect.any(Number) }],
       notified: [{ channel: 'sns', ok: true }],
     });
     expect(remediations(world)).toEqual(['restart']);
@@ -180,7 +180,7 @@ describe('the handler on a host as the stack deploys it (SSM emulation)', () => 
     // Assess
     expect(result, story(world)).toEqual({
       status: 'handled',
-      incidents: [{ instanceId: INSTANCE, cause: 'process_missing', action: 'start', executed: true, outcome: 'recovered' }],
+      incidents: [{ instanceId: INSTANCE, cause: 'process_missing', action: 'start', executed: true, outcome: 'recovered', detectedMs: expect.any(Number) }],
       notified: [{ channel: 'sns', ok: true }],
     });
     expect(remediations(world)).toEqual(['start']);
@@ -202,7 +202,7 @@ describe('the handler on a host as the stack deploys it (SSM emulation)', () => 
     // Assess: PM2 must spawn its daemon from a directory its user can enter, not SSM's root-only one
     expect(result, story(world)).toEqual({
       status: 'handled',
-      incidents: [{ instanceId: INSTANCE, cause: 'process_missing', action: 'start', executed: true, outcome: 'recovered' }],
+      incidents: [{ instanceId: INSTANCE, cause: 'process_missing', action: 'start', executed: true, outcome: 'recovered', detectedMs: expect.any(Number) }],
       notified: [{ channel: 'sns', ok: true }],
     });
     expect(await world.box.request('/api/health', { via: 'nginx' })).toBe(200);
@@ -220,7 +220,7 @@ describe('the handler on a host as the stack deploys it (SSM emulation)', () => 
     // Assess
     expect(result, story(world)).toEqual({
       status: 'handled',
-      incidents: [{ instanceId: INSTANCE, cause: 'app_hung', action: 'restart', executed: true, outcome: 'recovered' }],
+      incidents: [{ instanceId: INSTANCE, cause: 'app_hung', action: 'restart', executed: true, outcome: 'recovered', detectedMs: expect.any(Number) }],
       notified: [{ channel: 'sns', ok: true }],
     });
     expect(remediations(world)).toEqual(['restart']);
@@ -256,7 +256,7 @@ describe('the handler on a host as the stack deploys it (SSM emulation)', () => 
     // Assess
     expect(result, story(world)).toEqual({
       status: 'handled',
-      incidents: [{ instanceId: INSTANCE, cause: 'upstream_timeout', action: 'none', executed: false, outcome: 'escalated' }],
+      incidents: [{ instanceId: INSTANCE, cause: 'upstream_timeout', action: 'none', executed: false, outcome: 'escalated', detectedMs: expect.any(Number) }],
       notified: [{ channel: 'sns', ok: true }],
     });
     expect(remediations(world)).toEqual([]);
