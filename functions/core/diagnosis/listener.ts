@@ -50,7 +50,7 @@ export function proxyMisconfigRule(): DiagnosisRule {
     return {
       summary,
       advice: [
-        `${name} binds ${bound.join(', ')}; nginx connects to ${upstreamText(evidence.upstream)}. Next's standalone server binds HOSTNAME (\`process.env.HOSTNAME || '0.0.0.0'\`), and a login shell on RHEL or Amazon Linux exports HOSTNAME as the host's own name.`,
+        `${name} binds ${bound.join(', ')}; nginx connects to ${upstreamText(evidence.upstream)}. Next's standalone server binds the address in its HOSTNAME environment variable (0.0.0.0 when unset), and a login shell on RHEL or Amazon Linux exports HOSTNAME as the host's own name.`,
         `Bind the app where nginx connects: set HOSTNAME=${bindTo} in ${name}'s env in the ecosystem file${envHost}, then \`pm2 startOrReload <ecosystem> --only ${name} --update-env\`.`,
         `Or point nginx at the address the app binds: \`proxy_pass http://${bound[0]};\` instead of \`proxy_pass http://${upstreamText(evidence.upstream)};\`, then \`nginx -t && nginx -s reload\`.`,
         'A plain restart will not help: the app binds the same address again.',
