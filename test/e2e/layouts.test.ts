@@ -65,6 +65,14 @@ async function expectServedByPm2User(box: Sandbox): Promise<void> {
   expect(await box.request('/', { via: 'nginx' })).toBe(200);
 }
 
+/** Reflex named `cause`, took `kind` and users are served again (exit 0). */
+function expectFixed(run: CliRun, cause: string, kind: 'restart' | 'start'): void {
+  expect(run.report.diagnosis.cause, why(run)).toBe(cause);
+  expect(run.report.action, why(run)).toMatchObject({ kind, executed: true });
+  expect(run.report.outcome, why(run)).toBe('recovered');
+  expect(run.code).toBe(0);
+}
+
 /** Why a report came out as it did, for a failing expectation. */
 function why(run: CliRun): string {
   const { diagnosis, action } = run.report;
@@ -96,10 +104,7 @@ describe('reflex respond --local on an Ubuntu-like host (PM2 user, sites-enabled
 
     const run = await respond(box);
 
-    expect(run.report.diagnosis.cause, why(run)).toBe('process_crashed');
-    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
-    expect(run.report.outcome, why(run)).toBe('recovered');
-    expect(run.code).toBe(0);
+    expectFixed(run, 'process_crashed', 'restart');
     await expectServedByPm2User(box);
   });
 
@@ -109,10 +114,7 @@ describe('reflex respond --local on an Ubuntu-like host (PM2 user, sites-enabled
 
     const run = await respond(box);
 
-    expect(run.report.diagnosis.cause, why(run)).toBe('app_hung');
-    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
-    expect(run.report.outcome, why(run)).toBe('recovered');
-    expect(run.code).toBe(0);
+    expectFixed(run, 'app_hung', 'restart');
     await expectServedByPm2User(box);
   });
 
@@ -137,10 +139,7 @@ describe('reflex respond --local on an Ubuntu-like host (PM2 user, sites-enabled
 
     const run = await respond(box);
 
-    expect(run.report.diagnosis.cause, why(run)).toBe('process_missing');
-    expect(run.report.action, why(run)).toMatchObject({ kind: 'start', executed: true });
-    expect(run.report.outcome, why(run)).toBe('recovered');
-    expect(run.code).toBe(0);
+    expectFixed(run, 'process_missing', 'start');
     await expectServedByPm2User(box);
     expect((await pm2Apps(box)).map((app) => app.name)).toEqual(['web']);
   });
@@ -152,10 +151,7 @@ describe('reflex respond --local on an Ubuntu-like host (PM2 user, sites-enabled
 
     const run = await respond(box);
 
-    expect(run.report.diagnosis.cause, why(run)).toBe('process_missing');
-    expect(run.report.action, why(run)).toMatchObject({ kind: 'start', executed: true });
-    expect(run.report.outcome, why(run)).toBe('recovered');
-    expect(run.code).toBe(0);
+    expectFixed(run, 'process_missing', 'start');
     await expectServedByPm2User(box);
     const apps = await pm2Apps(box);
     expect(apps.map((app) => app.name)).toEqual(['web']);
@@ -186,10 +182,7 @@ describe('reflex respond --local on the Ubuntu-like host with an ecosystem file 
     const run = await respond(box);
 
     expect(box.profile.pm2.ecosystem).toBe(join(box.dir, 'ecosystem.config.cjs'));
-    expect(run.report.diagnosis.cause, why(run)).toBe('process_missing');
-    expect(run.report.action, why(run)).toMatchObject({ kind: 'start', executed: true });
-    expect(run.report.outcome, why(run)).toBe('recovered');
-    expect(run.code).toBe(0);
+    expectFixed(run, 'process_missing', 'start');
     await expectServedByPm2User(box);
     expect((await pm2Apps(box)).map((app) => app.name)).toEqual(['web']);
   });
@@ -240,10 +233,7 @@ describe('reflex respond --local on the Ubuntu-like host running a real Next.js 
 
     const run = await respond(box);
 
-    expect(run.report.diagnosis.cause, why(run)).toBe('process_crashed');
-    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
-    expect(run.report.outcome, why(run)).toBe('recovered');
-    expect(run.code).toBe(0);
+    expectFixed(run, 'process_crashed', 'restart');
     await expectServedByPm2User(box);
   });
 
@@ -254,10 +244,7 @@ describe('reflex respond --local on the Ubuntu-like host running a real Next.js 
 
     const run = await respond(box);
 
-    expect(run.report.diagnosis.cause, why(run)).toBe('app_hung');
-    expect(run.report.action).toMatchObject({ kind: 'restart', executed: true });
-    expect(run.report.outcome, why(run)).toBe('recovered');
-    expect(run.code).toBe(0);
+    expectFixed(run, 'app_hung', 'restart');
     expect(await box.appPid()).not.toBe(pid);
     await expectServedByPm2User(box);
   });
