@@ -44,7 +44,7 @@ export async function invokeCommand(args: string[], io: Io): Promise<number> {
     if (error instanceof ConfigError) throw new InputError(`${error.message} (invoke reads the responder's configuration from the environment)`, 'environment');
     throw error;
   }
-  const { handler } = await import('../responder/handler.ts');
+  const { handleInProcess: handler } = await import('../responder/handler.ts');
 
   let result: ResponderResult;
   try {

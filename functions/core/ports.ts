@@ -27,6 +27,10 @@ export interface HostParams {
   readonly action?: 'restart' | 'start';
   /** remediate start: the ecosystem file. */
   readonly ecosystem?: string;
+  /** remediate: seconds to verify on the host after the action (whole number); empty or 0: no verification. */
+  readonly verifySeconds?: string;
+  /** remediate restart: the pid proven hung, killed at once when PM2 still runs it as the app. */
+  readonly hungPid?: string;
 }
 
 export interface HostRunResult {

@@ -1,9 +1,11 @@
 /**
- * The fleet use case: one alarm (or a detector start, or a manual event) → the affected instances → evidence in parallel → remediation one
- * instance at a time (rolling), each verified before the next → a report per instance on every notifier.
- * Everything goes through ports, and nothing here knows Lambda or AWS: the Lambda wires it (responder/run.ts), and
- * the CLI could drive a fleet through it the same way.
+ * The fleet use case: one alarm (or a detector start, or a manual event) → the affected instances → evidence in
+ * parallel → remediation in waves (a canary, then 2, 4, 8, … at once), each instance verified, the rollout halted at
+ * the first that does not recover → a report per instance on every notifier.
+ * Everything goes through ports, and nothing here knows Lambda or AWS: the Lambda wires it (responder/run.ts) as a
+ * durable execution (its Checkpoints), and the CLI drives it in-process.
  */
+import { inProcess, mapLimit, type Checkpoints } from './checkpoints.ts';
 import { closedAt } from './incident.ts';
 import type { RestartBudget } from './policy.ts';
 import type {
@@ -19,7 +21,7 @@ import type {
   Notifier,
   Progress,
 } from './ports.ts';
-import { investigate, remediate, targetAt, type AppLocation, type Investigation, type RespondDeps } from './respond.ts';
+import { investigate, remediateAndClose, targetAt, type AppLocation, type Investigation, type RespondDeps } from './respond.ts';
 import type { Trigger } from './trigger.ts';
 import type { Report } from './types.ts';
 
@@ -27,12 +29,8 @@ import type { Report } from './types.ts';
 export const INVESTIGATION_CONCURRENCY = 10;
 /** Processed-event records outlive EventBridge's retries (max event age is hours, not days). */
 const EVENT_TTL_SECONDS = 24 * 60 * 60;
-/** Time kept back for reporting after the last step. */
-export const REPORT_MARGIN_MS = 15_000;
-/** Time kept back for the action itself before verification starts: the lock, the restart record, the remediate script. */
-export const ACTION_MARGIN_MS = 10_000;
-/** A verification shorter than this could not see the app serve again: the action is held back instead. */
-export const MIN_VERIFY_MS = 10_000;
+/** The largest wave when none is configured: instances remediated at once, after the canary and the waves before. */
+export const DEFAULT_MAX_WAVE = 16;
 
 /** A trigger that asks for a response (an ignored one never reaches the fleet). */
 export type FleetTrigger = Exclude<Trigger, { kind: 'ignored' }>;
@@ -52,8 +50,8 @@ export interface FleetDeps {
   readonly claims?: IncidentClaims;
   readonly clock: Clock;
   readonly logger: CoreLogger;
-  /** Milliseconds left before the run is stopped from outside (Lambda's timeout); the rollout stays inside it. */
-  readonly remainingMs: () => number;
+  /** Where the incident's progress is kept: the durable execution in Lambda; default: this process. */
+  readonly checkpoints?: Checkpoints;
   readonly progress?: Progress;
   /** A new journal for each instance: every instance is its own incident (incident record, Slack message). */
   readonly newJournal: () => FleetJournal;
@@ -63,11 +61,13 @@ export interface FleetOptions {
   readonly layout: AppLayout;
   /** How far back before the trigger instances are looked for, and how far back each investigation reads logs. */
   readonly windowMs: number;
-  /** How long verification may poll, when the time left allows it. */
+  /** How long verification may go on for each instance. */
   readonly verifyMs: number;
   /** Nothing is changed; a manual event can also ask for it. */
   readonly dryRun: boolean;
   readonly budget: RestartBudget;
+  /** The largest wave (see waveSizes). Default DEFAULT_MAX_WAVE. */
+  readonly maxWave?: number;
 }
 
 export type FleetResult =
@@ -75,74 +75,133 @@ export type FleetResult =
   | { readonly status: 'handled'; readonly reports: Report[]; readonly notified: { channel: string; ok: boolean }[] };
 
 /**
+ * The wave sizes for `count` instances: a canary of one, then doubling (1, 2, 4, 8, …) up to `max`, then `max`
+ * until all are covered. `waveSizes(50, 16)` is 1, 2, 4, 8, 16, 16, 3.
+ */
+export function waveSizes(count: number, max: number): number[] {
+  const cap = Math.max(1, Math.floor(max));
+  const sizes: number[] = [];
+  for (let left = count, size = 1; left > 0; size = Math.min(size * 2, cap)) {
+    sizes.push(Math.min(size, left));
+    left -= size;
+  }
+  return sizes;
+}
+
+/**
  * Responds to one trigger across the fleet. A replayed event (already claimed in the store) does nothing.
  * Never throws for what happens on a host; each instance ends in its own report.
+ * Remediation goes in waves: the canary first, verified, then waves of growing size; the first instance that does
+ * not recover halts the rollout, and the rest are reported as held back. Each step is a checkpoint: after a cut-off,
+ * a replay carries on where the run stopped, and no action is issued twice.
  */
 export async function respondFleet(trigger: FleetTrigger, deps: FleetDeps, options: FleetOptions): Promise<FleetResult> {
-  const { clock, logger, store } = deps;
-  const now = clock.now();
-  if (trigger.eventId && store && !(await store.claimEvent(trigger.eventId, EVENT_TTL_SECONDS))) {
-    logger.info('event already processed', { eventId: trigger.eventId });
-    return { status: 'duplicate', reason: `event ${trigger.eventId} was already processed` };
-  }
+  const { logger } = deps;
+  const checkpoints = deps.checkpoints ?? inProcess(deps.clock);
+  const admitted = await checkpoints.step('admit', () => admitInstances(trigger, deps, options));
+  if (admitted.duplicate) return { status: 'duplicate', reason: admitted.duplicate };
+  const { owners, at } = admitted;
+  logger.info('responding', { trigger: trigger.kind, instances: owners.length, underAnotherIncident: admitted.found - owners.length });
+  if (owners.length === 0) return { status: 'handled', reports: [], notified: [] };
 
-  const window = { start: new Date(Date.parse(trigger.time) - options.windowMs), end: now };
-  const found = trigger.kind === 'alarm' ? await deps.findInstances(window) : trigger.instanceIds;
-  if (trigger.kind === 'alarm' && found.length === 0) {
-    logger.warn('alarm fired but no instance log stream has gateway errors in the window');
-    return { status: 'handled', reports: [], notified: [] };
-  }
-  const owners = await admit(trigger, found, window.start, deps, now);
-  const instanceIds = [...owners.keys()];
-  logger.info('responding', { trigger: trigger.kind, instances: instanceIds.length, underAnotherIncident: found.length - instanceIds.length });
-  if (instanceIds.length === 0) return { status: 'handled', reports: [], notified: [] };
   const respondOptions = {
     dryRun: options.dryRun || (trigger.kind === 'manual' && trigger.dryRun === true),
     lookbackMs: options.windowMs,
     budget: options.budget,
+    verifyDeadlineMs: options.verifyMs,
   };
-  const incidentDeps = (): RespondDeps & { journal: FleetJournal } => ({
+  // One journal per instance, from its investigation to its report (a replay starts new ones: they carry on from the record).
+  const journals = new Map<string, FleetJournal>();
+  const journalOf = (instanceId: string): FleetJournal => journals.get(instanceId) ?? journals.set(instanceId, deps.newJournal()).get(instanceId)!;
+  const incidentDeps = (own: Checkpoints, instanceId: string): RespondDeps & { journal: FleetJournal } => ({
     host: deps.host,
     logs: deps.logs,
-    clock,
+    clock: deps.clock,
     logger,
+    checkpoints: own,
     ...(deps.progress && { progress: deps.progress }),
     // The core reads the restart budget and the per-instance lock from `state`.
-    ...(store && { state: store }),
-    journal: deps.newJournal(),
+    ...(deps.store && { state: deps.store }),
+    journal: journalOf(instanceId),
   });
 
-  const investigations = await mapLimit(instanceIds, INVESTIGATION_CONCURRENCY, async (instanceId) => {
-    const own = incidentDeps();
-    const incidentId = `${trigger.eventId ?? now.getTime()}-${instanceId}`;
-    const notBefore = closedAt(await store?.loadIncident(instanceId));
-    const target = targetAt({ instanceId, ...options.layout });
-    const firstErrorAt = trigger.kind === 'detector' ? { firstErrorAt: new Date(trigger.firstErrorAt) } : {};
-    const investigation = await investigate(target, own, { ...respondOptions, incidentId, ...firstErrorAt, ...(notBefore && { notBefore }) });
-    return { own, investigation };
-  });
+  const investigations = await checkpoints.map('investigate', owners, INVESTIGATION_CONCURRENCY, ([instanceId], own) =>
+    own.step('investigate', async () => {
+      const notBefore = closedAt(await deps.store?.loadIncident(instanceId));
+      const target = targetAt({ instanceId, ...options.layout });
+      const firstErrorAt = trigger.kind === 'detector' ? { firstErrorAt: new Date(trigger.firstErrorAt) } : {};
+      const incidentId = `${trigger.eventId ?? Date.parse(at)}-${instanceId}`;
+      return investigate(target, incidentDeps(own, instanceId), { ...respondOptions, incidentId, ...firstErrorAt, ...(notBefore && { notBefore }) });
+    }),
+  );
+  const ownerOf = new Map(owners);
 
-  // Rolling: one instance at a time, verified before the next; a fix that does not work stops the rollout.
-  const reports: Report[] = [];
-  const notified: { channel: string; ok: boolean }[] = [];
+  /** Remediates (or holds back) one instance, reports it on every channel, and gives its claim back. */
+  const finish = async (investigation: Investigation, own: Checkpoints): Promise<{ report: Report; notified: { channel: string; ok: boolean }[] }> => {
+    const { report, slack } = await remediateAndClose(investigation, incidentDeps(own, investigation.target.instanceId), respondOptions);
+    const notified = await own.step('publish', async () => {
+      // Closed: the instance is free for its next incident (a claim not given back expires).
+      const owner = ownerOf.get(report.instanceId);
+      if (owner) await deps.claims?.releaseIncident(report.instanceId, owner).catch((error: unknown) => logger.warn('could not release the claim', { instanceId: report.instanceId, error: String(error) }));
+      return publish(report, deps);
+    });
+    return { report, notified: [...notified, ...(slack ? [{ channel: 'slack', ok: slack.ok }] : [])] };
+  };
+
+  const results: { report: Report; notified: { channel: string; ok: boolean }[] }[] = [];
   let halted: string | undefined;
-  for (const { own, investigation } of investigations) {
-    const left = deps.remainingMs() - REPORT_MARGIN_MS;
-    const verifyDeadlineMs = Math.min(options.verifyMs, left - ACTION_MARGIN_MS);
-    const stop = halted ?? (verifyDeadlineMs < MIN_VERIFY_MS ? 'the Lambda is about to time out' : undefined);
-    const report = stop
-      ? await remediate(holdBack(investigation, stop), own, respondOptions)
-      : await remediate(investigation, own, { ...respondOptions, verifyDeadlineMs });
-    if (report.action.executed && report.outcome !== 'recovered') halted = `${report.instanceId} did not recover after the ${report.action.kind}`;
-    // Closed: the instance is free for its next incident (a claim not given back expires with the run).
-    const owner = owners.get(report.instanceId);
-    if (owner) await deps.claims?.releaseIncident(report.instanceId, owner).catch((error: unknown) => logger.warn('could not release the claim', { instanceId: report.instanceId, error: String(error) }));
-    reports.push(report);
-    notified.push(...(await publish(report, deps)));
-    if (own.journal.slackDelivery) notified.push({ channel: 'slack', ok: own.journal.slackDelivery.ok });
+  let next = 0;
+  for (const [index, size] of waveSizes(investigations.length, options.maxWave ?? DEFAULT_MAX_WAVE).entries()) {
+    const wave = investigations.slice(next, next + size);
+    next += size;
+    const done = await checkpoints.map(`wave-${index + 1}`, wave, size, (investigation, own) =>
+      finish(halted ? holdBack(investigation, halted) : investigation, own),
+    );
+    results.push(...done);
+    const failed = done.find(({ report }) => report.action.executed && report.outcome !== 'recovered');
+    if (failed && !halted) {
+      halted = `${failed.report.instanceId} did not recover after the ${failed.report.action.kind}`;
+      logger.warn('rollout halted', { reason: halted, heldBack: investigations.length - next });
+      const rest = investigations.slice(next);
+      results.push(...(await checkpoints.map('held-back', rest, INVESTIGATION_CONCURRENCY, (investigation, own) => finish(holdBack(investigation, halted!), own))));
+      break;
+    }
   }
-  return { status: 'handled', reports, notified };
+  return { status: 'handled', reports: results.map(({ report }) => report), notified: results.flatMap(({ notified }) => notified) };
 }
+
+/** Who this run responds to: each instance with the claim it gives back at the end (null: none), or why nothing. */
+interface Admitted {
+  readonly duplicate?: string;
+  readonly owners: [string, string | null][];
+  /** Instances found with gateway errors, admitted or not. */
+  readonly found: number;
+  /** When the run began (ISO): the incident ids of a manual run without an event id. */
+  readonly at: string;
+}
+
+async function admitInstances(trigger: FleetTrigger, deps: FleetDeps, options: FleetOptions): Promise<Admitted> {
+  const { clock, logger, store } = deps;
+  const now = clock.now();
+  const at = now.toISOString();
+  if (trigger.eventId && store && !(await store.claimEvent(trigger.eventId, EVENT_TTL_SECONDS))) {
+    logger.info('event already processed', { eventId: trigger.eventId });
+    return { duplicate: `event ${trigger.eventId} was already processed`, owners: [], found: 0, at };
+  }
+  const window = { start: new Date(Date.parse(trigger.time) - options.windowMs), end: now };
+  const found = trigger.kind === 'alarm' ? await deps.findInstances(window) : trigger.instanceIds;
+  if (trigger.kind === 'alarm' && found.length === 0) {
+    logger.warn('alarm fired but no instance log stream has gateway errors in the window');
+    return { owners: [], found: 0, at };
+  }
+  // A claim lasts as long as an incident may: verification plus the margins of every wave before it.
+  const expiresAt = now.getTime() + CLAIM_TTL_MS;
+  const owners = await admit(trigger, found, window.start, deps, expiresAt);
+  return { owners: [...owners].map(([id, owner]) => [id, owner ?? null]), found: found.length, at };
+}
+
+/** How long an incident's claim on an instance lasts when the incident never gives it back (its run died). */
+export const CLAIM_TTL_MS = 60 * 60 * 1000;
 
 /**
  * The instances this run responds to, each with the claim it gives back at the end (none for a manual event).
@@ -151,9 +210,8 @@ export async function respondFleet(trigger: FleetTrigger, deps: FleetDeps, optio
  * incident was opened on it since the alarm's window began: otherwise the detector is handling, or has handled, the
  * very errors that raised the alarm.
  */
-async function admit(trigger: FleetTrigger, found: readonly string[], windowStart: Date, deps: FleetDeps, now: Date): Promise<Map<string, string | undefined>> {
+async function admit(trigger: FleetTrigger, found: readonly string[], windowStart: Date, deps: FleetDeps, expiresAt: number): Promise<Map<string, string | undefined>> {
   const { claims, store, logger } = deps;
-  const expiresAt = now.getTime() + deps.remainingMs();
   if (trigger.kind === 'detector') {
     const [instanceId] = trigger.instanceIds;
     const renewed = !claims || (await claims.claimIncident({ incidentId: trigger.eventId, instanceId, firstErrorAt: trigger.firstErrorAt, expiresAt }));
@@ -199,18 +257,4 @@ async function publish(report: Report, deps: Pick<FleetDeps, 'notifiers' | 'logg
     deps.logger.warn('notification failed', { channel: failure.channel, error: failure.error });
   }
   return flat.map(({ channel, ok }) => ({ channel, ok }));
-}
-
-/** Runs `fn` over `items` with at most `limit` at once, keeping the order of results. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -3,13 +3,14 @@
  * Everything it touches goes through ports, so local mode and Lambda run this same code.
  */
 import { diagnose } from './diagnosis/index.ts';
-import { buildEvidence, isGatewayError, parseSnapshot, parseUpstreamUrl } from './evidence/index.ts';
+import { buildEvidence, isGatewayError, parseSnapshot, parseUpstreamUrl, parseVerifyLines } from './evidence/index.ts';
 import { DEFAULT_BUDGET, decide, type RestartBudget } from './policy.ts';
-import type { Clock, CoreLogger, HostParams, HostRunResult, HostRunner, HostScript, IncidentJournal, LogSource, Progress, StateStore } from './ports.ts';
+import { inProcess, StepInterrupted, type Checkpoints } from './checkpoints.ts';
+import type { Clock, CoreLogger, Delivery, FleetJournal, HostParams, HostRunResult, HostRunner, HostScript, IncidentJournal, LogSource, Progress, StateStore } from './ports.ts';
 import { outputTail } from './redact.ts';
 import { buildTimeline } from './timeline.ts';
 import type { ActionResult, Decision, Diagnosis, Evidence, EvidenceLine, HostSnapshot, Outcome, Report, Source, TimelineEntry } from './types.ts';
-import { observe, startVerify } from './verify.ts';
+import { observationOf, observe, startVerify, type Observation, type VerifyVerdict } from './verify.ts';
 
 export interface RespondTarget {
   readonly instanceId: string;
@@ -65,6 +66,8 @@ export interface RespondDeps {
   /** Incident record and Slack, following each phase. */
   readonly journal?: IncidentJournal;
   readonly logger?: CoreLogger;
+  /** Where the incident's progress is kept: the durable execution in Lambda; default: this process. */
+  readonly checkpoints?: Checkpoints;
 }
 
 export interface RespondOptions {
@@ -97,7 +100,8 @@ export function exitCodeFor(report: Pick<Report, 'outcome'>): 0 | 1 {
 export interface Investigation {
   readonly target: RespondTarget;
   readonly incidentId: string;
-  readonly started: Date;
+  /** When the investigation began (ISO): step results are JSON, so times are strings. */
+  readonly startedAt: string;
   /** The responder's own timeline entries so far; `remediate` appends to it. */
   readonly entries: TimelineEntry[];
   /** Undefined when no snapshot could be taken. */
@@ -105,8 +109,8 @@ export interface Investigation {
   readonly diagnosis: Diagnosis;
   readonly decision: Decision;
   readonly diagnosedMs: number;
-  /** The incident's first gateway error, when one is known: where `timings.detectedMs` starts. */
-  readonly firstErrorAt?: Date;
+  /** The incident's first gateway error (ISO), when one is known: where `timings.detectedMs` starts. */
+  readonly firstErrorAt?: string;
 }
 
 /**
@@ -114,7 +118,9 @@ export interface Investigation {
  * (failed scripts, unreachable instances): those end as an `escalated` report.
  */
 export async function respond(target: RespondTarget, deps: RespondDeps, options: RespondOptions = {}): Promise<Report> {
-  return remediate(await investigate(target, deps, options), deps, options);
+  const checkpoints = deps.checkpoints ?? inProcess(deps.clock);
+  const investigation = await checkpoints.step('investigate', () => investigate(target, deps, options));
+  return remediate(investigation, { ...deps, checkpoints }, options);
 }
 
 /** Gathers evidence (logs and a live snapshot, in parallel), diagnoses, and decides. No side effect. */
@@ -146,7 +152,7 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
       evidence: outputEvidence('snapshot', snapshotRun, clock.now()),
     };
     const decision: Decision = { kind: 'none', reason: 'no snapshot, no safe action' };
-    return { target, incidentId, started, entries, diagnosis, decision, diagnosedMs: elapsed(), ...(options.firstErrorAt && { firstErrorAt: options.firstErrorAt }) };
+    return { target, incidentId, startedAt: started.toISOString(), entries, diagnosis, decision, diagnosedMs: elapsed(), ...(options.firstErrorAt && { firstErrorAt: options.firstErrorAt.toISOString() }) };
   }
   const upstream = target.upstream ? parseUpstreamUrl(target.upstream) : undefined;
   const evidenceOf = (live: HostSnapshot): Evidence =>
@@ -174,7 +180,7 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
   say(`diagnosed ${diagnosis.cause}: ${diagnosis.summary}`);
   const decision = await decideNow(target, diagnosis, evidence, deps, options);
   const firstErrorAt = options.firstErrorAt ?? firstGatewayError(evidence);
-  const investigation = { target, incidentId, started, entries, evidence, diagnosis, decision, diagnosedMs, ...(firstErrorAt && { firstErrorAt }) };
+  const investigation = { target, incidentId, startedAt: started.toISOString(), entries, evidence, diagnosis, decision, diagnosedMs, ...(firstErrorAt && { firstErrorAt: firstErrorAt.toISOString() }) };
   await deps.journal?.phase('diagnosing', reportOf(investigation, { action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: DRAFT }, clock.now()));
   return investigation;
 }
@@ -183,97 +189,195 @@ export async function investigate(target: RespondTarget, deps: RespondDeps, opti
  * Carries out the decision: under the instance's lock, records the restart before issuing it (so a retry
  * never repeats it), then verifies until the app serves again, dies again, or the deadline passes.
  * The journal (incident record, Slack) follows each phase; the final report closes it.
+ * Each side effect is a step of `deps.checkpoints`: a replay after a cut-off repeats none of them.
  */
 export async function remediate(investigation: Investigation, deps: RespondDeps, options: RespondOptions = {}): Promise<Report> {
-  const report = await carryOut(investigation, deps, options);
-  await deps.journal?.phase('closed', report);
-  return report;
+  return (await remediateAndClose(investigation, deps, options)).report;
 }
 
-async function carryOut(investigation: Investigation, deps: RespondDeps, options: RespondOptions): Promise<Report> {
-  const { clock, host } = deps;
-  const { target, decision, evidence, started } = investigation;
-  let diagnosis = investigation.diagnosis;
-  const say = narrator(investigation.entries, deps);
-  const elapsed = (): number => clock.now().getTime() - started.getTime();
-  const finish = (parts: ReportParts): Report => reportOf({ ...investigation, diagnosis }, parts, clock.now());
+/** remediate, and how the `closed` phase reached Slack (a replay returns what the first run saw). */
+export async function remediateAndClose(
+  investigation: Investigation,
+  deps: RespondDeps,
+  options: RespondOptions = {},
+): Promise<{ report: Report; slack?: Delivery }> {
+  const checkpoints = deps.checkpoints ?? inProcess(deps.clock);
+  const entries = [...investigation.entries];
+  const ending = await carryOut({ ...investigation, entries }, { ...deps, checkpoints }, options);
+  return checkpoints.step('close', async () => {
+    const last: TimelineEntry[] = [];
+    if (ending.message) narrator(last, deps)(ending.message, ending.source);
+    const report = reportOf({ ...investigation, entries: [...entries, ...last], diagnosis: ending.diagnosis }, ending.parts, deps.clock.now());
+    await deps.journal?.phase('closed', report);
+    const slack = deps.journal && 'slackDelivery' in deps.journal ? (deps.journal as FleetJournal).slackDelivery : undefined;
+    return { report, ...(slack && { slack }) };
+  });
+}
+
+/** How the action ended: the report's parts, the diagnosis (a crash loop replaces it), the last thing to say. */
+interface Ending {
+  readonly parts: ReportParts;
+  readonly diagnosis: Diagnosis;
+  readonly message?: string;
+  readonly source?: Source;
+}
+
+/** The longest remediate.sh verifies on the host: past it, durable waits between light snapshots (no compute billed). */
+export const HOST_VERIFY_MAX_MS = 30_000;
+
+async function carryOut(investigation: Investigation, deps: RespondDeps & { checkpoints: Checkpoints }, options: RespondOptions): Promise<Ending> {
+  const { clock, host, checkpoints } = deps;
+  const { target, decision, evidence, entries } = investigation;
+  const started = Date.parse(investigation.startedAt);
+  const diagnosis = investigation.diagnosis;
+  const draft = (parts: ReportParts): Report => reportOf(investigation, parts, clock.now());
+  const step = <T>(name: string, fn: (say: Say) => Promise<T>): Promise<T> => stepSaying(checkpoints, name, entries, deps, fn);
 
   if (decision.kind === 'none' || !evidence) {
-    say(`no action: ${decision.reason}`);
-    return finish({ action: none(decision.reason), outcome: diagnosis.cause === 'healthy' ? 'healthy' : 'escalated' });
+    return { diagnosis, parts: { action: none(decision.reason), outcome: diagnosis.cause === 'healthy' ? 'healthy' : 'escalated' }, message: `no action: ${decision.reason}` };
   }
   if (options.dryRun) {
-    say(`dry run: would ${decision.kind} ${target.app} (${decision.reason})`);
-    return finish({ action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: 'dry_run' });
+    return {
+      diagnosis,
+      parts: { action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: 'dry_run' },
+      message: `dry run: would ${decision.kind} ${target.app} (${decision.reason})`,
+    };
   }
 
   const verifyDeadlineMs = options.verifyDeadlineMs ?? 60_000;
   const owner = investigation.incidentId;
-  if (deps.state && !(await deps.state.acquireLock(target.instanceId, owner, options.lockTtlMs ?? verifyDeadlineMs + 60_000))) {
-    const reason = 'another remediation of this instance is in progress';
-    say(`no action: ${reason}`);
-    return finish({ action: none(reason), outcome: 'escalated' });
-  }
-  try {
+  const lock = await step('lock', async () => {
+    if (deps.state && !(await deps.state.acquireLock(target.instanceId, owner, options.lockTtlMs ?? verifyDeadlineMs + 60_000))) {
+      return { locked: false, refusal: 'another remediation of this instance is in progress' };
+    }
     // The decision read the restart history before the lock: another run may have restarted the app since (a
     // rolling fleet remediates minutes after investigating). Under the lock, the history is current.
-    if (deps.state) {
-      const current = await decideNow(target, diagnosis, evidence, deps, options);
-      if (current.kind === 'none') {
-        say(`no action: ${current.reason}`);
-        return finish({ action: none(current.reason), outcome: 'escalated' });
-      }
-    }
+    const current = deps.state ? await decideNow(target, diagnosis, evidence, deps, options) : decision;
+    return { locked: deps.state !== undefined, ...(current.kind === 'none' && { refusal: current.reason }) };
+  });
+  try {
+    if (lock.refusal !== undefined) return { diagnosis, parts: { action: none(lock.refusal), outcome: 'escalated' }, message: `no action: ${lock.refusal}` };
     const issuing: ActionResult = { kind: decision.kind, executed: true, reason: decision.reason };
-    await deps.state?.recordRestart(target.instanceId, clock.now().toISOString());
-    await deps.journal?.phase('acting', finish({ action: issuing, outcome: DRAFT }));
+    const actedAt = await step('record', async (say) => {
+      await deps.state?.recordRestart(target.instanceId, clock.now().toISOString());
+      await deps.journal?.phase('acting', draft({ action: issuing, outcome: DRAFT }));
+      say(`${decision.kind === 'start' ? 'starting' : 'restarting'} ${target.app}: ${decision.reason}`);
+      return clock.now().toISOString();
+    });
+    const actedMs = Date.parse(actedAt) - started;
+    const deadline = Date.parse(actedAt) + verifyDeadlineMs;
     const before = evidence.snapshot.processes.find((process) => process.name === target.app);
-    say(`${decision.kind === 'start' ? 'starting' : 'restarting'} ${target.app}: ${decision.reason}`);
-    const actedAt = clock.now();
-    const actedMs = actedAt.getTime() - started.getTime();
-    const run = await host.run(target.instanceId, 'remediate', { ...target.remediate, action: decision.kind });
-    if (!run.ok) {
+    // A pid proven hung is killed at once (remediate.sh checks PM2 still runs it as the app): PM2's kill_timeout
+    // would wait for a SIGINT that a blocked event loop never handles.
+    const hungPid = diagnosis.cause === 'app_hung' && before && before.pid > 0 ? String(before.pid) : undefined;
+    const params = {
+      ...target.remediate,
+      action: decision.kind,
+      ...(target.snapshot.healthUrl && { healthUrl: target.snapshot.healthUrl, verifySeconds: String(Math.ceil(Math.min(verifyDeadlineMs, HOST_VERIFY_MAX_MS) / 1000)) }),
+      ...(hungPid && { hungPid }),
+    };
+
+    let issued: { run: HostRunResult; endedAt: string } | undefined;
+    try {
+      issued = await stepSaying(checkpoints, 'issue', entries, deps, async () => ({ run: await host.run(target.instanceId, 'remediate', params), endedAt: clock.now().toISOString() }), true);
+    } catch (error) {
+      if (!(error instanceof StepInterrupted)) throw error;
+    }
+    if (issued && !issued.run.ok) {
+      const { run } = issued;
       const error = run.error ?? `remediate ended with ${run.status}`;
-      say(`${decision.kind} failed: ${error}`);
-      diagnosis = { ...diagnosis, evidence: [...diagnosis.evidence, ...outputEvidence('remediate', run, clock.now())] };
-      return finish({ action: { ...issuing, error }, outcome: 'escalated', actedMs });
+      const withOutput = { ...diagnosis, evidence: [...diagnosis.evidence, ...outputEvidence('remediate', run, new Date(issued.endedAt))] };
+      return { diagnosis: withOutput, parts: { action: { ...issuing, error }, outcome: 'escalated', actedMs }, message: `${decision.kind} failed: ${error}` };
     }
 
-    say(`verifying: waiting for 3 consecutive good probes through nginx (deadline ${Math.round(verifyDeadlineMs / 1000)} s)`);
-    await deps.journal?.phase('verifying', finish({ action: issuing, outcome: DRAFT, actedMs }));
-    let state = startVerify({ app: target.app, actedAt: actedAt.toISOString(), ...(before && { restartTimeAtAction: before.restartTime }) });
-    const deadline = clock.now().getTime() + verifyDeadlineMs;
-    let last: HostSnapshot | undefined;
-    // Users are served again from the first good poll of the streak; the following polls only confirm it.
-    let servedSinceMs: number | undefined;
-    while (clock.now().getTime() < deadline) {
-      const poll = readSnapshot(await host.run(target.instanceId, 'snapshot', { ...target.snapshot, sections: 'probe' }));
-      if (typeof poll !== 'string') {
-        last = poll;
-        const result = observe(state, poll);
-        state = result.state;
-        servedSinceMs = state.passes === 0 ? undefined : (servedSinceMs ?? elapsed());
-        if (result.verdict === 'recovered') {
-          const recoveredMs = servedSinceMs ?? elapsed();
-          say(`recovered: ${target.app} serves through nginx again, ${(recoveredMs / 1000).toFixed(1)} s after the alarm`, 'probe');
-          return finish({ action: issuing, outcome: 'recovered', actedMs, recoveredMs });
-        }
-        if (result.verdict === 'crash_loop') {
-          diagnosis = crashLoopAfterRestart(diagnosis, target.app, poll);
-          say(`${target.app} died again right after the ${decision.kind}: crash loop, no further restart`);
-          return finish({ action: issuing, outcome: 'escalated', actedMs });
-        }
-      }
-      await clock.sleep(options.pollIntervalMs ?? 250);
+    // The script's own verification first (one SSM round trip for the action and its proof), then light snapshots.
+    let state = startVerify({ app: target.app, actedAt, ...(before && { restartTimeAtAction: before.restartTime }) });
+    let servedSince: string | undefined;
+    let last: Observation | undefined;
+    const fold = (observation: Observation): VerifyVerdict => {
+      last = observation;
+      const result = observe(state, observation);
+      state = result.state;
+      servedSince = state.passes === 0 ? undefined : (servedSince ?? observation.at);
+      return result.verdict;
+    };
+    const onHost = issued ? parseVerifyLines(issued.run.stdout) : { observations: [] };
+    let verdict: VerifyVerdict = 'pending';
+    for (const observation of onHost.observations) {
+      verdict = fold(observation);
+      if (verdict !== 'pending') break;
     }
-    const probe = last?.probes.nginx;
-    say(`not recovered within ${Math.round(verifyDeadlineMs / 1000)} s${probe ? ` (last probe through nginx: ${probe.status || probe.error})` : ''}`);
-    return finish({ action: issuing, outcome: 'escalated', actedMs });
+    let now = issued ? Date.parse(issued.endedAt) : Date.parse(actedAt);
+    if (verdict === 'pending' && now < deadline) {
+      await step('verifying', async (say) => {
+        if (!issued) say(`the ${decision.kind} was issued, but its result was lost when the run was cut off: verifying from here`);
+        say(`verifying: waiting for ${state.requiredPasses} consecutive good probes through nginx (deadline ${Math.round(verifyDeadlineMs / 1000)} s)`);
+        await deps.journal?.phase('verifying', draft({ action: issuing, outcome: DRAFT, actedMs }));
+      });
+      for (let poll = 1; verdict === 'pending' && now < deadline; poll++) {
+        if (poll > 1) await checkpoints.wait(`verify-wait-${poll}`, options.pollIntervalMs ?? 250);
+        const seen = await step(`verify-${poll}`, async () => {
+          const snapshot = readSnapshot(await host.run(target.instanceId, 'snapshot', { ...target.snapshot, sections: 'probe' }));
+          return { observation: typeof snapshot === 'string' ? undefined : observationOf(snapshot, target.app), at: clock.now().toISOString() };
+        });
+        now = Date.parse(seen.at);
+        if (seen.observation) verdict = fold(seen.observation);
+      }
+    }
+    const afterAction = last ? [observationEvidence(target.app, last)] : [];
+    const proven = { ...diagnosis, evidence: [...diagnosis.evidence, ...afterAction] };
+    if (verdict === 'recovered') {
+      const recoveredMs = Date.parse(servedSince ?? new Date(now).toISOString()) - started;
+      return {
+        diagnosis: proven,
+        parts: { action: issuing, outcome: 'recovered', actedMs, recoveredMs },
+        message: `recovered: ${target.app} serves through nginx again, ${(recoveredMs / 1000).toFixed(1)} s after the alarm`,
+        source: 'probe',
+      };
+    }
+    if (verdict === 'crash_loop') {
+      return {
+        diagnosis: crashLoopAfterRestart(diagnosis, target.app, last, state.reason),
+        parts: { action: issuing, outcome: 'escalated', actedMs },
+        message: `${target.app} died again right after the ${decision.kind}: crash loop, no further restart`,
+      };
+    }
+    const probe = last?.nginx;
+    const lastProbe = probe ? ` (last probe through nginx: ${probe.status || probe.error})` : '';
+    return { diagnosis: proven, parts: { action: issuing, outcome: 'escalated', actedMs }, message: `not recovered within ${Math.round(verifyDeadlineMs / 1000)} s${lastProbe}` };
   } finally {
-    await deps.state?.releaseLock(target.instanceId, owner).catch((error: unknown) => {
-      deps.logger?.warn('could not release the lock', { error: String(error) });
-    });
+    if (lock.locked) {
+      await step('unlock', async () => {
+        await deps.state?.releaseLock(target.instanceId, owner).catch((error: unknown) => {
+          deps.logger?.warn('could not release the lock', { error: String(error) });
+        });
+      });
+    }
   }
+}
+
+type Say = (message: string, source?: Source) => void;
+
+/**
+ * A step whose timeline entries are part of its result: they are shown live the first time, and a replay puts the
+ * recorded ones back in `entries`, so the report tells the same story after a cut-off.
+ */
+async function stepSaying<T>(checkpoints: Checkpoints, name: string, entries: TimelineEntry[], deps: RespondDeps, fn: (say: Say) => Promise<T>, once = false): Promise<T> {
+  const run = async (): Promise<{ value: T; told: TimelineEntry[] }> => {
+    const told: TimelineEntry[] = [];
+    const value = await fn(narrator(told, deps));
+    return { value, told };
+  };
+  const { value, told } = await (once ? checkpoints.once(name, run) : checkpoints.step(name, run));
+  entries.push(...told);
+  return value;
+}
+
+/** What the last look after the action saw, as evidence. */
+function observationEvidence(app: string, observation: Observation): EvidenceLine {
+  const process = observation.app ? `${app} ${observation.app.status} (pid ${observation.app.pid}, ${observation.app.restartTime} restarts)` : `${app} not in PM2's list`;
+  const probe = observation.nginx ? (observation.nginx.status > 0 ? `HTTP ${observation.nginx.status} in ${Math.round(observation.nginx.timeMs)} ms` : `no answer (${observation.nginx.error ?? 'error'})`) : 'not probed';
+  return { source: 'probe', at: observation.at, text: `after the action: ${observation.pm2Ok ? process : 'PM2 daemon not answering'}; through nginx: ${probe}` };
 }
 
 /** The outcome of a draft report (journal phases before `closed`): not decided yet, so renderers say "in progress". */
@@ -287,12 +391,12 @@ interface ReportParts {
 }
 
 function reportOf(investigation: Investigation, parts: ReportParts, now: Date): Report {
-  const { target, evidence, started, entries } = investigation;
+  const { target, evidence, startedAt, entries } = investigation;
   return {
     instanceId: target.instanceId,
     app: target.app,
     incidentId: investigation.incidentId,
-    startedAt: started.toISOString(),
+    startedAt,
     finishedAt: now.toISOString(),
     diagnosis: investigation.diagnosis,
     action: parts.action,
@@ -301,7 +405,7 @@ function reportOf(investigation: Investigation, parts: ReportParts, now: Date): 
     gatewayErrors: evidence?.gatewayErrors ?? [],
     timings: {
       // A first error stamped after the start (clock skew between the host and here) counts as detected at once.
-      ...(investigation.firstErrorAt && { detectedMs: Math.max(0, started.getTime() - investigation.firstErrorAt.getTime()) }),
+      ...(investigation.firstErrorAt && { detectedMs: Math.max(0, Date.parse(startedAt) - Date.parse(investigation.firstErrorAt)) }),
       diagnosedMs: investigation.diagnosedMs,
       ...(parts.actedMs !== undefined && { actedMs: parts.actedMs }),
       ...(parts.recoveredMs !== undefined && { recoveredMs: parts.recoveredMs }),
@@ -364,8 +468,8 @@ function readSnapshot(run: HostRunResult): HostSnapshot | string {
   }
 }
 
-function crashLoopAfterRestart(previous: Diagnosis, app: string, snapshot: HostSnapshot): Diagnosis {
-  const process = snapshot.processes.find((candidate) => candidate.name === app);
+function crashLoopAfterRestart(previous: Diagnosis, app: string, seen: Observation | undefined, why: string | undefined): Diagnosis {
+  const process = seen?.app;
   return {
     cause: 'crash_loop',
     summary: `${app} died again within seconds of the restart (first diagnosed as ${previous.cause}): it is crash-looping, and another restart would not help.`,
@@ -376,9 +480,7 @@ function crashLoopAfterRestart(previous: Diagnosis, app: string, snapshot: HostS
       ...previous.advice,
     ],
     evidence: [
-      ...(process
-        ? [{ source: 'pm2' as const, at: snapshot.takenAt, text: `${app} status ${process.status}, ${process.restartTime} restarts` }]
-        : []),
+      ...(seen && process ? [{ source: 'pm2' as const, at: seen.at, text: `${app} status ${process.status}, ${process.restartTime} restarts${why ? `: ${why}` : ''}` }] : []),
       ...previous.evidence,
     ],
     // Why it died the first time: the restart changed nothing about it.

@@ -1,10 +1,35 @@
 /**
- * Verification after a restart/start: a sequence of light snapshots (PM2 + probes). Recovered after a few
- * consecutive good observations; a crash loop as soon as the app is seen dying again. Pure: the caller polls and
- * owns the deadline.
+ * Verification after a restart/start: a sequence of observations (the app's PM2 record and a probe through nginx).
+ * Recovered after a few consecutive good observations; a crash loop as soon as the app is seen dying again. Pure:
+ * the observations come from remediate.sh verifying on the host (its `@@verify` lines, one SSM round trip), or from
+ * light snapshots when that did not decide; the caller owns the deadline.
  */
-import { probeOk } from './diagnosis/index.ts';
-import type { HostSnapshot } from './types.ts';
+import type { HostSnapshot, Pm2Status } from './types.ts';
+
+/** One look at the app after the action. */
+export interface Observation {
+  readonly at: string;
+  /** false when the PM2 daemon did not answer: the observation says nothing about the app. */
+  readonly pm2Ok: boolean;
+  /** The app's PM2 record; undefined when PM2 does not list it. */
+  readonly app?: { readonly status: Pm2Status | string; readonly pid: number; readonly restartTime: number; readonly startedAt?: string };
+  /** The probe of the health URL through nginx: its HTTP status (0: no answer), and why there was none. */
+  readonly nginx?: { readonly status: number; readonly timeMs: number; readonly error?: string };
+}
+
+/** The observation a light snapshot makes of `app`. */
+export function observationOf(snapshot: HostSnapshot, app: string): Observation {
+  const process = snapshot.processes.find((candidate) => candidate.name === app);
+  const probe = snapshot.probes.nginx;
+  return {
+    at: snapshot.takenAt,
+    pm2Ok: snapshot.pm2Ok,
+    ...(process && {
+      app: { status: process.status, pid: process.pid, restartTime: process.restartTime, ...(process.startedAt && { startedAt: process.startedAt }) },
+    }),
+    ...(probe && { nginx: { status: probe.status, timeMs: probe.timeMs, ...(probe.error && { error: probe.error }) } }),
+  };
+}
 
 /** pending: keep polling; recovered: users are served again; crash_loop: the app died again, stop and escalate. */
 export type VerifyVerdict = 'pending' | 'recovered' | 'crash_loop';
@@ -52,14 +77,14 @@ export function startVerify(baseline: { app: string; restartTimeAtAction?: numbe
   };
 }
 
-/** Folds one snapshot into the state. A final verdict (recovered, crash_loop) stays final. */
-export function observe(state: VerifyState, snapshot: HostSnapshot): { state: VerifyState; verdict: VerifyVerdict } {
+/** Folds one observation into the state. A final verdict (recovered, crash_loop) stays final. */
+export function observe(state: VerifyState, observation: Observation): { state: VerifyState; verdict: VerifyVerdict } {
   if (state.verdict !== 'pending') return { state, verdict: state.verdict };
   const observations = state.observations + 1;
   // An unreachable daemon says nothing about the app: neither a pass nor a death.
-  if (!snapshot.pm2Ok) return pending({ ...state, observations, passes: 0 });
+  if (!observation.pm2Ok) return pending({ ...state, observations, passes: 0 });
 
-  const app = snapshot.processes.find((process) => process.name === state.app);
+  const app = observation.app;
   const online = app?.status === 'online';
   if (state.seenOnline && !online) {
     return loop({ ...state, observations }, `${state.app} was online after the action, then ${app ? app.status : 'gone from PM2'}`);
@@ -82,7 +107,7 @@ export function observe(state: VerifyState, snapshot: HostSnapshot): { state: Ve
     if (next.pidChanges > 1) return loop(next, `${state.app} changed pid ${next.pidChanges} times after the action`);
   }
 
-  const pass = online && probeOk(snapshot.probes.nginx);
+  const pass = online && servedOk(observation.nginx?.status ?? 0);
   next = { ...next, passes: pass ? next.passes + 1 : 0 };
   if (next.passes >= next.requiredPasses) return { state: { ...next, verdict: 'recovered' }, verdict: 'recovered' };
   return pending(next);
@@ -95,6 +120,11 @@ export function observe(state: VerifyState, snapshot: HostSnapshot): { state: Ve
 function extraRestarts(state: VerifyState, restartTime: number): number {
   if (state.restartTimeAtAction !== undefined) return Math.max(0, restartTime - state.restartTimeAtAction - 1);
   return restartTime - (state.firstRestartTime ?? restartTime);
+}
+
+/** A 2xx or 3xx through nginx, as the diagnosis's probeOk counts it. */
+function servedOk(status: number): boolean {
+  return status >= 200 && status < 400;
 }
 
 function diedSince(status: string): boolean {

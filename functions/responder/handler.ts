@@ -1,5 +1,7 @@
 /**
  * The Lambda `responder`: EventBridge (alarm or manual event) or the detector's asynchronous start → handleEvent. Wiring only.
+ * Each event is a durable execution (@aws/durable-execution-sdk-js): the core's steps are checkpointed, its waits
+ * suspend without compute, and a cut-off invocation is replayed from its last checkpoint (durable-checkpoints.ts).
  * Configuration is parsed and SDK clients are created once, at cold start; a bad variable fails the cold start.
  */
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -11,8 +13,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { withDurableExecution } from '@aws/durable-execution-sdk-js';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { inProcess, type Checkpoints } from '../core/checkpoints.ts';
 import { CloudWatchLogSource, findAffectedInstances } from '../adapters/aws/cloudwatch-logs.ts';
 import { DynamoDbDetectionStore } from '../adapters/aws/detection-store.ts';
 import { DynamoDbStateStore } from '../adapters/aws/dynamodb-state-store.ts';
@@ -21,6 +25,7 @@ import { SsmHostRunner } from '../adapters/aws/ssm-runner.ts';
 import { loadSlackSecret, type SlackConfig } from '../adapters/slack/secrets.ts';
 import { METRICS, METRIC_NAMESPACE, OUTCOME_DIMENSION, SERVICE_NAME } from '../contract/telemetry.ts';
 import { parseConfig } from './config.ts';
+import { durableCheckpoints } from './durable-checkpoints.ts';
 import { handleEvent, type ResponderResult } from './run.ts';
 
 const logger = new Logger({ serviceName: SERVICE_NAME });
@@ -57,7 +62,7 @@ function slackConfig(): Promise<SlackConfig | undefined> {
 
 const clock = { now: () => new Date(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
 
-async function respondToEvent(event: unknown, context: Context): Promise<ResponderResult> {
+async function respondToEvent(event: unknown, checkpoints: Checkpoints): Promise<ResponderResult> {
   const slackSettings = await slackConfig();
   const result = await handleEvent(event, {
     config,
@@ -74,7 +79,7 @@ async function respondToEvent(event: unknown, context: Context): Promise<Respond
     ...(claims && { claims }),
     clock,
     logger,
-    remainingMs: () => context.getRemainingTimeInMillis(),
+    checkpoints,
   });
   // One datapoint per event, so the dashboard shows what arrives (and Powertools always has a metric to flush).
   metrics.addMetric(METRICS.events, MetricUnit.Count, 1);
@@ -91,6 +96,15 @@ async function respondToEvent(event: unknown, context: Context): Promise<Respond
   return result;
 }
 
-export const handler = middy(respondToEvent)
+/**
+ * The deployed handler. middy stays outside the durable wrapper, so that Powertools sees the Lambda context; it runs
+ * once per invocation, and the metrics above are only added in the invocation that finishes the execution.
+ */
+export const handler = middy(withDurableExecution(async (event: unknown, context) => respondToEvent(event, durableCheckpoints(context))))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));
+
+/** The same responder in one process, its steps run as they come: `reflex invoke` on a workstation. */
+export const handleInProcess = middy(async (event: unknown, _context: Context) => respondToEvent(event, inProcess(clock)))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

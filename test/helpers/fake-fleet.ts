@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncidentRecord } from '../../functions/core/incident.ts';
 import type { Clock, HostParams, HostRunResult, HostRunner, HostScript, IncidentStore, LogSource, LogWindow, Notifier } from '../../functions/core/ports.ts';
+import type { HostVerdict } from '../../functions/core/evidence/index.ts';
 import type { Report } from '../../functions/core/types.ts';
 
 /** What one SSM round trip costs on the fake clock. */
@@ -44,6 +45,25 @@ export interface InstanceScript {
   readonly after?: string[];
   /** @default true */
   readonly remediateOk?: boolean;
+  /**
+   * How remediate.sh's own verification ends (its `@@verify` lines, 250 ms apart, as functions/host/README.md
+   * describes them); absent: the script prints none (a host with the scripts from before on-host verification).
+   */
+  readonly onHost?: HostVerdict;
+}
+
+/** remediate.sh's output when it verified on the host: its observations from `fromMs` on, and its result line. */
+export function verifyOutput(action: string, verdict: HostVerdict, fromMs: number): string {
+  const at = (index: number): string => new Date(fromMs + index * 250).toISOString();
+  const observation = (index: number, status: string, probe: number, pid = 5100): string =>
+    JSON.stringify({ at: at(index), pm2: true, app: { status, pid, restarts: 1, startedAt: new Date(fromMs - 100).toISOString() }, probe: probe > 0 ? { status: probe, ms: 4 } : { status: 0, ms: 1, error: 'refused' } });
+  const lines =
+    verdict === 'recovered'
+      ? [observation(0, 'online', 0), observation(1, 'online', 200), observation(2, 'online', 200), observation(3, 'online', 200)]
+      : verdict === 'died'
+        ? [observation(0, 'online', 0), observation(1, 'online', 0), observation(2, 'errored', 502, 0)]
+        : Array.from({ length: 8 }, (_, index) => observation(index, 'launching', 0, 0));
+  return [`[PM2] Applying action ${action}ProcessId on app [web](ids: [ 0 ])`, '@@verify', ...lines, `result=ok action=${action} verify=${verdict}`, ''].join('\n');
 }
 
 export interface HostCall {
@@ -74,7 +94,10 @@ export class FakeHost implements HostRunner {
         return { ok: false, stdout: 'result=failed action=restart exit=1\n', stderr: '', status: 'Failed', error: 'the remediate script failed' };
       }
       this.#acted.add(instanceId);
-      return { ok: true, stdout: `result=ok action=${params.action ?? ''}\n`, stderr: '', status: 'Success' };
+      const action = params.action ?? '';
+      // The script's verification ran on the host while the command ran: it began right after the action.
+      const stdout = instance.onHost && params.verifySeconds ? verifyOutput(action, instance.onHost, this.clock.ms - HOST_CALL_MS / 2) : `result=ok action=${action}\n`;
+      return { ok: true, stdout, stderr: '', status: 'Success' };
     }
     if (!this.#acted.has(instanceId)) return { ok: true, stdout: instance.before, stderr: '', status: 'Success' };
     const after = instance.after ?? [fixture('healthy-probe')];

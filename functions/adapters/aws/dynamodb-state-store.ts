@@ -56,8 +56,10 @@ export class DynamoDbStateStore implements IncidentStore {
         new PutCommand({
           TableName: this.tableName,
           Item: { pk: instanceKey(instanceId), sk: 'LOCK', owner, expiresAt: epochSeconds(now + ttlMs, 'up') },
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
-          ExpressionAttributeValues: { ':now': epochSeconds(now, 'down') },
+          // The same owner may take it again: a durable replay repeats a lock step that was cut off after the put.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :me',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': epochSeconds(now, 'down'), ':me': owner },
         }),
       ),
     );

@@ -88,7 +88,8 @@ export class FileStateStore implements IncidentStore {
             `${this.lockPath}: holds the lock of instance ${held.instanceId}, not ${instanceId}; use one state file per instance`,
           );
         }
-        if (Date.parse(held.expiresAt) >= this.clock().getTime()) return false;
+        // The same owner may take it again (a replayed lock step); anyone else waits for it to expire.
+        if (held.owner !== owner && Date.parse(held.expiresAt) >= this.clock().getTime()) return false;
       } else if (!(await this.olderThan(this.lockPath, LOCK_WRITE_GRACE_MS))) {
         return false;
       }

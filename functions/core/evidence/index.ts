@@ -10,4 +10,5 @@ export { parseListeners } from './listeners.ts';
 export { parseProbe } from './probe.ts';
 export { parseProxyConfig, parseUpstreamUrl } from './nginx-config.ts';
 export { parseSnapshot } from './snapshot.ts';
+export { parseVerifyLines, type HostVerdict, type HostVerification } from './verify-lines.ts';
 export { MAX_ENTRIES, buildEvidence, type EvidenceInput } from './evidence.ts';

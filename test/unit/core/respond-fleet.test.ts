@@ -1,18 +1,17 @@
 /**
  * The fleet use case on its own, as the CLI could drive it: a manual trigger, plain in-memory ports, no Lambda.
- * Covers the bounded investigation, a journal per instance, the time budget's boundaries, the halt rule, the claim
- * of the event and the notifiers' failures. (test/unit/responder/run.test.ts covers it through handleEvent.)
+ * Covers the bounded investigation, a journal per instance, the waves and their halt rule, the claim of the event
+ * and the notifiers' failures. (test/unit/responder/run.test.ts covers it through handleEvent; kill and resume are
+ * test/unit/responder/durable.test.ts.)
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Delivery, FleetJournal, HostParams, HostRunResult, HostRunner, HostScript, IncidentStore } from '../../../functions/core/ports.ts';
+import { mapLimit } from '../../../functions/core/checkpoints.ts';
 import {
-  ACTION_MARGIN_MS,
   INVESTIGATION_CONCURRENCY,
-  MIN_VERIFY_MS,
-  REPORT_MARGIN_MS,
-  mapLimit,
   respondFleet,
+  waveSizes,
   type FleetDeps,
   type FleetOptions,
   type FleetTrigger,
@@ -70,8 +69,8 @@ class RecordingJournal implements FleetJournal {
   }
 }
 
-/** The fleet's ports in memory; `remainingMs` is fixed unless given. */
-function fleet(options: { remainingMs?: number; after?: Record<string, string> } = {}) {
+/** The fleet's ports in memory. */
+function fleet(options: { after?: Record<string, string> } = {}) {
   const clock = { ms: START, now: () => new Date(clock.ms), sleep: async (ms: number) => void (clock.ms += ms) };
   const host = new CrashedFleet(clock, options.after);
   const journals: RecordingJournal[] = [];
@@ -86,7 +85,6 @@ function fleet(options: { remainingMs?: number; after?: Record<string, string> }
     notifiers: [{ publish: async (report) => (published.push(report), [{ channel: 'memory', ok: true }]) }],
     clock,
     logger: { debug: () => undefined, info: () => undefined, warn: (message) => void warnings.push(message) },
-    remainingMs: () => options.remainingMs ?? 600_000,
     newJournal: () => {
       const journal = new RecordingJournal();
       journals.push(journal);
@@ -123,8 +121,19 @@ describe('mapLimit', () => {
   });
 });
 
+describe('waveSizes', () => {
+  it('starts with a canary of one, doubles up to the cap, then stays at the cap until all are covered', () => {
+    expect(waveSizes(0, 16)).toEqual([]);
+    expect(waveSizes(1, 16)).toEqual([1]);
+    expect(waveSizes(50, 16)).toEqual([1, 2, 4, 8, 16, 16, 3]);
+    expect(waveSizes(200, 64)).toEqual([1, 2, 4, 8, 16, 32, 64, 64, 9]);
+    expect(waveSizes(5, 1)).toEqual([1, 1, 1, 1, 1]);
+    expect(waveSizes(7, 0)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+  });
+});
+
 describe('respondFleet', () => {
-  it('a manual trigger: each instance is its own incident, with its own journal, restarted one at a time', async () => {
+  it('a manual trigger: each instance is its own incident, with its own journal; the canary first, then the next wave', async () => {
     // Prepare
     const f = fleet();
 
@@ -182,10 +191,9 @@ describe('respondFleet', () => {
     expect(f.host.calls).toEqual([`${A} snapshot full`]);
   });
 
-  it('verification gets the time left after the report and action margins, at most verifyMs', async () => {
-    // Prepare: 60 s left
-    const remainingMs = 60_000;
-    const f = fleet({ remainingMs });
+  it('verification gets verifyMs, however long the fleet takes (a durable execution is not bound by one invocation)', async () => {
+    // Prepare
+    const f = fleet();
 
     // Act
     const result = await respondFleet(manual([A]), f.deps, OPTIONS);
@@ -193,39 +201,65 @@ describe('respondFleet', () => {
     // Assess
     const report = result.status === 'handled' ? result.reports[0] : undefined;
     expect(report?.outcome).toBe('recovered');
-    expect(announcedDeadline(report)).toBe((remainingMs - REPORT_MARGIN_MS - ACTION_MARGIN_MS) / 1000);
+    expect(announcedDeadline(report)).toBe(OPTIONS.verifyMs / 1000);
   });
 
-  it('acts with exactly the shortest useful verification left, and holds the action back with less', async () => {
-    // Prepare
-    const enough = fleet({ remainingMs: REPORT_MARGIN_MS + ACTION_MARGIN_MS + MIN_VERIFY_MS });
-    const short = fleet({ remainingMs: REPORT_MARGIN_MS + ACTION_MARGIN_MS + MIN_VERIFY_MS - 1 });
-
-    // Act
-    const acted = await respondFleet(manual([A]), enough.deps, OPTIONS);
-    const held = await respondFleet(manual([A]), short.deps, OPTIONS);
-
-    // Assess
-    expect(acted).toMatchObject({ reports: [{ action: { executed: true } }] });
-    expect(held).toMatchObject({ reports: [{ outcome: 'escalated', action: { kind: 'none', executed: false, reason: 'would restart, but held back: the Lambda is about to time out' } }] });
-    expect(short.host.calls).toEqual([`${A} snapshot full`]);
-  });
-
-  it('a restart that does not bring the app back halts the rollout', async () => {
-    // Prepare: A keeps failing its probes after the restart
+  it('the canary does not recover: nothing else is restarted, and every other instance is reported as held back', async () => {
+    // Prepare: A, the canary, keeps failing its probes after the restart
+    const ids = [A, B, 'i-0ccccccccccccccc3', 'i-0ddddddddddddddd4'];
     const f = fleet({ after: { [A]: 'crash-probe' } });
 
     // Act
-    const result = await respondFleet(manual([A, B]), { ...f.deps, remainingMs: () => 600_000 }, { ...OPTIONS, verifyMs: 20_000 });
+    const result = await respondFleet(manual(ids), f.deps, { ...OPTIONS, verifyMs: 20_000 });
 
     // Assess
-    expect(result).toMatchObject({
-      reports: [
-        { instanceId: A, outcome: 'escalated', action: { executed: true } },
-        { instanceId: B, action: { kind: 'none', executed: false, reason: `would restart, but held back: ${A} did not recover after the restart` } },
-      ],
-    });
+    const reports = result.status === 'handled' ? result.reports : [];
+    expect(reports.map((report) => report.instanceId)).toEqual(ids);
+    expect(reports[0]).toMatchObject({ instanceId: A, outcome: 'escalated', action: { executed: true } });
+    for (const report of reports.slice(1)) {
+      expect(report).toMatchObject({ outcome: 'escalated', action: { kind: 'none', executed: false, reason: `would restart, but held back: ${A} did not recover after the restart` } });
+    }
     expect(f.host.calls.filter((call) => call.includes('remediate'))).toEqual([`${A} remediate restart`]);
+    expect(f.published).toHaveLength(4);
+  });
+
+  it('goes in waves of 1, 2, 4…: each wave at once, and a wave with one failure halts the next wave', async () => {
+    // Prepare: 10 instances → waves 1, 2, 4, 3; one instance of the third wave does not recover
+    const ids = Array.from({ length: 10 }, (_, index) => `i-0${String(index).padStart(16, '0')}`);
+    const failing = ids[4]!;
+    const f = fleet({ after: { [failing]: 'crash-probe' } });
+    // Each remediate waits until its whole wave has sent one: a wave that did not run at once would never finish.
+    const waves = [1, 2, 4];
+    let wave = 0;
+    let waiting: (() => void)[] = [];
+    const host: HostRunner = {
+      run: async (instanceId, script, params) => {
+        if (script === 'remediate') {
+          await new Promise<void>((resolve) => {
+            waiting.push(resolve);
+            if (waiting.length < waves[wave]!) return;
+            wave++;
+            for (const release of waiting.splice(0)) release();
+          });
+        }
+        return f.host.run(instanceId, script, params);
+      },
+    };
+
+    // Act
+    const result = await respondFleet(manual(ids), { ...f.deps, host }, { ...OPTIONS, verifyMs: 20_000, maxWave: 4 });
+
+    // Assess: the canary, the wave of 2 and the whole wave of 4 were restarted, each wave at once; the last 3 held back
+    const reports = result.status === 'handled' ? result.reports : [];
+    expect(reports.map((report) => report.instanceId)).toEqual(ids);
+    expect(f.host.calls.filter((call) => call.includes('remediate')).map((call) => call.split(' ')[0])).toEqual(expect.arrayContaining(ids.slice(0, 7)));
+    expect(f.host.calls.filter((call) => call.includes('remediate'))).toHaveLength(7);
+    expect(wave).toBe(3);
+    expect(reports.slice(0, 7).map((report) => report.action.executed)).toEqual(Array(7).fill(true));
+    expect(reports.slice(0, 7).map((report) => report.outcome)).toEqual(ids.slice(0, 7).map((id) => (id === failing ? 'escalated' : 'recovered')));
+    for (const report of reports.slice(7)) {
+      expect(report.action).toMatchObject({ kind: 'none', executed: false, reason: `would restart, but held back: ${failing} did not recover after the restart` });
+    }
   });
 
   it('an event already claimed does nothing', async () => {

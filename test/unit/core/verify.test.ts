@@ -1,18 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { HostSnapshot } from '../../../functions/core/types.ts';
-import { observe, startVerify, type VerifyState } from '../../../functions/core/verify.ts';
+import { observationOf, observe, startVerify, type Observation, type VerifyState } from '../../../functions/core/verify.ts';
 import { pm2Item, probeLine, snapshotOf } from './evidence-builder.ts';
 
 const NGINX_200 = probeLine('http://127.0.0.1:8080/', 200, 0.012);
 const NGINX_502 = probeLine('http://127.0.0.1:8080/', 502, 0.004);
 
 /** A light verification poll: PM2 and the probes, as `REFLEX_SECTIONS=probe` prints them. */
-function poll(app: { status?: string; pid?: number; restartTime?: number; startedAt?: string } | 'missing' | 'pm2 down', nginx = NGINX_200): HostSnapshot {
+function poll(app: { status?: string; pid?: number; restartTime?: number; startedAt?: string } | 'missing' | 'pm2 down', nginx = NGINX_200): Observation {
   const pm2 = app === 'pm2 down' ? { error: 'connect ENOENT /home/web/.pm2/rpc.sock' } : app === 'missing' ? [] : [pm2Item(app)];
-  return snapshotOf({ pm2, probeNginx: nginx, appPids: [], listeners: [], nginxProxy: [], pm2Log: [], deploy: [], memory: undefined });
+  return observationOf(snapshotOf({ pm2, probeNginx: nginx, appPids: [], listeners: [], nginxProxy: [], pm2Log: [], deploy: [], memory: undefined }), 'web');
 }
 
-function run(state: VerifyState, snapshots: HostSnapshot[]): { state: VerifyState; verdicts: string[] } {
+function run(state: VerifyState, snapshots: Observation[]): { state: VerifyState; verdicts: string[] } {
   const verdicts: string[] = [];
   let current = state;
   for (const snapshot of snapshots) {

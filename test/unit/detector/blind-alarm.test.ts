@@ -58,7 +58,6 @@ function world(instances: Record<string, InstanceScript>) {
     claims,
     clock,
     logger: silent,
-    remainingMs: () => deadline - clock.ms,
   };
   const runs: ResponderResult[] = [];
   /** One subscription batch of `count` 502s on `instanceId`, just logged, through the detector. */

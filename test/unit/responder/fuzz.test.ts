@@ -201,7 +201,6 @@ function recordingDeps(now: Date) {
     notifiers: [notifier],
     clock: { now: () => new Date(now), sleep: async () => undefined },
     logger: { debug: () => undefined, info: () => undefined, warn: () => undefined },
-    remainingMs: () => 600_000,
   };
   return { deps, touched };
 }

@@ -9,6 +9,7 @@
  * statuses on that first poll.
  */
 import { localContext } from '../../../functions/cli/invoke.ts';
+import { runDurably } from '../../helpers/durable-backend.ts';
 import { readFileSync } from 'node:fs';
 import {
   CloudWatchLogsClient,
@@ -178,10 +179,13 @@ function lambdaContext(timeoutMs = LAMBDA_TIMEOUT_MS): Context {
   return localContext(timeoutMs);
 }
 
-/** Runs the handler, moving the fake clock forward until it settles (the SSM waiter and verification sleep on it). */
+/**
+ * Runs the event through the durable handler as Lambda would (an execution, invoked until it ends), moving the fake
+ * clock forward until it settles (the SSM waiter and verification sleep on it).
+ */
 async function invoke(handler: Handler, input: unknown, context = lambdaContext()): Promise<ResponderResult> {
   let settled = false;
-  const running = handler(input, context).finally(() => {
+  const running = runDurably<ResponderResult>(handler, input, () => context).finally(() => {
     settled = true;
   });
   for (let step = 0; !settled && step < 20_000; step++) await vi.advanceTimersByTimeAsync(100);
@@ -273,7 +277,18 @@ describe('handler: an ALARM event, per cause (recorded snapshots)', () => {
       expect(commands[1]).toEqual({
         DocumentName: 'reflex-remediate',
         InstanceIds: [A],
-        Parameters: { App: ['web'], Pm2User: ['ubuntu'], Pm2Home: [''], Action: [action], Ecosystem: [ECOSYSTEM] },
+        // It verifies on the host for up to 30 s; a hung app's proven pid is killed at once. The fake host's
+        // remediate prints no @@verify lines (an older script), so the probes below verify instead.
+        Parameters: {
+          App: ['web'],
+          Pm2User: ['ubuntu'],
+          Pm2Home: [''],
+          Action: [action],
+          Ecosystem: [ECOSYSTEM],
+          HealthUrl: ['http://127.0.0.1/'],
+          VerifySeconds: ['30'],
+          HungPid: [cause === 'app_hung' ? expect.stringMatching(/^[1-9][0-9]*$/) : ''],
+        },
         TimeoutSeconds: 30,
         Comment: 'reflex remediate',
       });

@@ -1,7 +1,8 @@
 /**
  * handleEvent with in-memory ports: a host that answers with snapshots recorded from the real host scripts, a fake
  * clock that every host call and sleep moves forward, an in-memory incident store and a recording notifier.
- * Covers the rolling order, halting after a fix that did not work, the Lambda time check, and replays.
+ * Covers the waves (a canary, then the next wave at once), halting after a fix that did not work, verification on the
+ * host and after it, and replays.
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type ResponderConfig } from '../../../functions/responder/config.ts';
@@ -22,24 +23,21 @@ interface World {
   readonly notifier: RecordingNotifier;
   readonly store: MemoryStore;
   readonly deps: ResponderDeps;
-  /** When the fake Lambda stops this invocation. */
-  readonly lambdaDeadline: number;
   /** The alarm event of this incident: fired 20 s before the start. */
   readonly alarm: Record<string, unknown>;
 }
 
 /**
  * A fleet whose instances answer with the given scripts, Logs Insights finding them in this order, and a Lambda
- * invocation with `lambdaMs` left at the start. The clock starts just after the newest recorded snapshot.
+ * The clock starts just after the newest recorded snapshot.
  */
-function world(instances: Record<string, InstanceScript>, options: { lambdaMs?: number } = {}): World {
+function world(instances: Record<string, InstanceScript>): World {
   const start = Math.max(...Object.values(instances).map((instance) => takenAt(instance.before))) + 3_000;
   const clock = new FakeClock(start);
   const host = new FakeHost(clock, instances);
   const logs = new EmptyLogs();
   const notifier = new RecordingNotifier(clock);
   const store = new MemoryStore(clock);
-  const lambdaDeadline = start + (options.lambdaMs ?? 180_000);
   const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined };
   const deps: ResponderDeps = {
     config: CONFIG,
@@ -50,9 +48,8 @@ function world(instances: Record<string, InstanceScript>, options: { lambdaMs?: 
     store,
     clock,
     logger: silent,
-    remainingMs: () => lambdaDeadline - clock.ms,
   };
-  return { clock, host, logs, notifier, store, deps, lambdaDeadline, alarm: alarmEvent('7d1c2a34-5b6e-4f70-8a91-b2c3d4e5f607', new Date(start - 20_000)) };
+  return { clock, host, logs, notifier, store, deps, alarm: alarmEvent('7d1c2a34-5b6e-4f70-8a91-b2c3d4e5f607', new Date(start - 20_000)) };
 }
 
 const probes = (instanceId: string, count: number): string[] => Array.from({ length: count }, () => `${instanceId} snapshot probe`);
@@ -60,25 +57,17 @@ const probes = (instanceId: string, count: number): string[] => Array.from({ len
 // ---------------------------------------------------------------- tests
 
 describe('handleEvent: rolling remediation', () => {
-  it('investigates every instance first, then restarts one at a time, each verified before the next', async () => {
-    // Prepare
-    const w = world({ [A]: { before: fixture('crash') }, [B]: { before: fixture('stop') }, [C]: { before: fixture('hang') } });
+  it('investigates every instance first, then the canary, verified, then the next wave at once', async () => {
+    // Prepare: the fleet's host scripts verify on the host
+    const w = world({ [A]: { before: fixture('crash'), onHost: 'recovered' }, [B]: { before: fixture('stop'), onHost: 'recovered' }, [C]: { before: fixture('hang'), onHost: 'recovered' } });
 
     // Act
     const result = await handleEvent(w.alarm, w.deps);
 
-    // Assess
-    expect(w.host.sequence).toEqual([
-      `${A} snapshot full`,
-      `${B} snapshot full`,
-      `${C} snapshot full`,
-      `${A} remediate restart`,
-      ...probes(A, 3),
-      `${B} remediate restart`,
-      ...probes(B, 3),
-      `${C} remediate restart`,
-      ...probes(C, 3),
-    ]);
+    // Assess: one SSM round trip per remediation (the script verifies on the host); B and C went together
+    const sequence = w.host.sequence;
+    expect(sequence.slice(0, 4)).toEqual([`${A} snapshot full`, `${B} snapshot full`, `${C} snapshot full`, `${A} remediate restart`]);
+    expect(sequence.slice(4).sort()).toEqual([`${B} remediate restart`, `${C} remediate restart`]);
     expect(result).toEqual({
       status: 'handled',
       incidents: [
@@ -145,40 +134,50 @@ describe('handleEvent: rolling remediation', () => {
   });
 });
 
-describe('handleEvent: the Lambda time check', () => {
-  it('with too little time left, holds the action back and reports it as unfinished', async () => {
-    // Prepare: 30 s left, less than the report margin plus a useful verification
-    const w = world({ [A]: { before: fixture('crash') } }, { lambdaMs: 30_000 });
+describe('handleEvent: verification on the host, and after it', () => {
+  it('the host saw three good answers in a row: recovered in 2 SSM round trips in all, from the first good answer', async () => {
+    // Prepare
+    const w = world({ [A]: { before: fixture('crash'), onHost: 'recovered' } });
 
     // Act
     const result = await handleEvent(w.alarm, w.deps);
 
     // Assess
-    expect(w.host.sequence).toEqual([`${A} snapshot full`]);
-    expect(result).toMatchObject({ status: 'handled', incidents: [{ instanceId: A, action: 'none', executed: false, outcome: 'escalated' }] });
-    expect(w.notifier.reports[0]?.action.reason).toBe('would restart, but held back: the Lambda is about to time out');
-    expect(w.clock.ms).toBeLessThan(w.lambdaDeadline);
+    expect(w.host.sequence).toEqual([`${A} snapshot full`, `${A} remediate restart`]);
+    expect(w.host.calls[1]).toMatchObject({ script: 'remediate' });
+    expect(result).toMatchObject({ incidents: [{ instanceId: A, action: 'restart', executed: true, outcome: 'recovered' }] });
+    const report = w.notifier.reports[0]!;
+    // The last observation is evidence; users were served from the first good one: the script's second observation,
+    // 1 s into the 2 s round trip plus 250 ms (test/helpers/fake-fleet.ts verifyOutput).
+    const last = report.diagnosis.evidence.find((line) => line.text.startsWith('after the action:'));
+    expect(last?.text).toBe('after the action: web online (pid 5100, 1 restarts); through nginx: HTTP 200 in 4 ms');
+    expect(report.timings.recoveredMs).toBe(report.timings.actedMs! + 1_250);
   });
 
-  it('shortens verification to the time left, and holds back the next instance when the time runs out', async () => {
-    // Prepare: A recovers slowly (16 failed polls first); 75 s for the whole invocation
-    const slow = [...Array.from({ length: 16 }, () => fixture('crash-probe')), fixture('healthy-probe')];
-    const w = world({ [A]: { before: fixture('crash'), after: slow }, [B]: { before: fixture('stop') } }, { lambdaMs: 75_000 });
+  it('the host saw the app die again: crash loop, escalated, no second restart and no polling', async () => {
+    // Prepare
+    const w = world({ [A]: { before: fixture('crash'), onHost: 'died' } });
 
     // Act
     const result = await handleEvent(w.alarm, w.deps);
 
-    // Assess: A recovered inside its shortened deadline, B waits for the next alarm, and both reports left in time
-    expect(result).toMatchObject({
-      incidents: [
-        { instanceId: A, action: 'restart', executed: true, outcome: 'recovered' },
-        { instanceId: B, action: 'none', executed: false, outcome: 'escalated' },
-      ],
-    });
-    expect(w.notifier.reports[0]?.timeline.some((entry) => /deadline \d+ s/.test(entry.message) && !entry.message.includes('deadline 120 s'))).toBe(true);
-    expect(w.notifier.reports[1]?.action.reason).toBe('would restart, but held back: the Lambda is about to time out');
-    expect(w.host.calls.filter((call) => call.script === 'remediate').map((call) => call.instanceId)).toEqual([A]);
-    expect(Math.max(...w.notifier.publishedAt)).toBeLessThan(w.lambdaDeadline);
+    // Assess
+    expect(w.host.sequence).toEqual([`${A} snapshot full`, `${A} remediate restart`]);
+    expect(result).toMatchObject({ incidents: [{ instanceId: A, cause: 'crash_loop', executed: true, outcome: 'escalated' }] });
+    expect(w.notifier.reports[0]?.diagnosis.evidence[0]?.text).toMatch(/^web status errored, 1 restarts: web was online after the action, then errored$/);
+  });
+
+  it('the host gave up at its deadline with the app not up yet: light snapshots carry on until it serves', async () => {
+    // Prepare: after the script's 30 s, two more failing polls, then healthy
+    const w = world({ [A]: { before: fixture('crash'), onHost: 'deadline', after: [fixture('crash-probe'), fixture('crash-probe'), fixture('healthy-probe')] } });
+
+    // Act
+    const result = await handleEvent(w.alarm, w.deps);
+
+    // Assess
+    expect(w.host.sequence).toEqual([`${A} snapshot full`, `${A} remediate restart`, ...probes(A, 5)]);
+    expect(result).toMatchObject({ incidents: [{ instanceId: A, outcome: 'recovered' }] });
+    expect(w.notifier.reports[0]?.timeline.some((entry) => entry.message.startsWith('verifying: waiting for 3 consecutive good probes'))).toBe(true);
   });
 });
 
