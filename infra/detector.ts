@@ -1,7 +1,7 @@
 /**
  * The detector: a subscription filter on the access log group (only gateway-error lines pass) feeding a small Lambda
  * that counts them per instance and starts the responder for an instance that crosses the threshold. Least privilege:
- * its own role and log group, the table's items, and InvokeFunction on the responder only.
+ * its own role and log group, the table's items, and InvokeFunction on the responder's alias only.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -24,7 +24,8 @@ export interface DetectorSources {
   /** Its own log group, with the stack's retention. */
   readonly logGroup: logs.ILogGroup;
   readonly table: dynamodb.ITable;
-  readonly responder: lambda.IFunction;
+  /** The responder's alias: a durable function is started through a qualified ARN (version or alias). */
+  readonly responder: lambda.IAlias;
   /** Per instance: gateway errors within `windowSeconds` that start its incident (the alarm's figures). */
   readonly threshold: number;
   readonly windowSeconds: number;
@@ -47,7 +48,7 @@ export function addDetector(scope: Construct, sources: DetectorSources): NodejsF
   // UpdateItem counts, PutItem claims, DeleteItem gives back a claim when the start failed, GetItem reads whether
   // the instance's last incident has just closed.
   sources.table.grant(role, 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem');
-  // The function's own ARN only (grantInvoke would add `:*`, every version and alias).
+  // The alias's ARN only (grantInvoke would add the function's every version and alias); the detector names it.
   role.addToPolicy(new iam.PolicyStatement({ sid: 'StartResponder', actions: ['lambda:InvokeFunction'], resources: [sources.responder.functionArn] }));
 
   const detector = new NodejsFunction(scope, 'Detector', {
@@ -64,6 +65,7 @@ export function addDetector(scope: Construct, sources: DetectorSources): NodejsF
     logGroup: sources.logGroup,
     environment: {
       [DETECTOR_ENV.tableName]: sources.table.tableName,
+      // Qualified (function:live): the detector starts each incident as a durable execution named after it.
       [DETECTOR_ENV.responderFunction]: sources.responder.functionArn,
       [DETECTOR_ENV.threshold]: String(sources.threshold),
       [DETECTOR_ENV.windowSeconds]: String(sources.windowSeconds),

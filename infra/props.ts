@@ -5,7 +5,7 @@
 import { RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
-import { WHOLE_NUMBER_SETTINGS } from '../functions/contract/lambda-env.ts';
+import { LAMBDA_MARGIN_SECONDS, WHOLE_NUMBER_SETTINGS } from '../functions/contract/lambda-env.ts';
 import { PATTERNS, describe } from '../functions/core/validate.ts';
 import { AGENT_DEFAULTS } from './cloudwatch-agent.ts';
 
@@ -78,6 +78,14 @@ export interface ReflexStackProps extends StackProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How long one incident's durable execution may run in all, minutes: every instance of a fleet, one at a time,
+   * with its waits and verification. At least one responder invocation (verifySeconds + 60 s); at most 366 days.
+   * @default 60
+   */
+  readonly executionTimeoutMinutes?: number;
+  /** Days Lambda keeps a closed execution's history (its steps, inputs and results) for inspection. 1 to 90. @default 7 */
+  readonly executionRetentionDays?: number;
 }
 
 /** Every prop with its default applied and checked. Optional paths stay `''`: "the script's default". */
@@ -102,6 +110,8 @@ export interface ResolvedReflexProps {
   readonly maxRestartsPerHour: number;
   readonly minMinutesBetweenRestarts: number;
   readonly removalPolicy: RemovalPolicy;
+  readonly executionTimeoutMinutes: number;
+  readonly executionRetentionDays: number;
 }
 
 /** The defaults documented on ReflexStackProps. cdk.json repeats the main ones so users see what to change. */
@@ -123,7 +133,12 @@ export const DEFAULTS = {
   maxRestartsPerHour: WHOLE_NUMBER_SETTINGS.maxRestartsPerHour.default,
   minMinutesBetweenRestarts: WHOLE_NUMBER_SETTINGS.minMinutesBetweenRestarts.default,
   removalPolicy: 'retain',
+  executionTimeoutMinutes: 60,
+  executionRetentionDays: 7,
 } as const;
+
+/** Lambda's longest durable execution, minutes (366 days). */
+export const MAX_EXECUTION_TIMEOUT_MINUTES = 366 * 24 * 60;
 
 /** The complete ARN of a secret (with the 6-character suffix Secrets Manager adds), so IAM can name it exactly. */
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}$/;
@@ -180,6 +195,16 @@ export function resolveProps(props: ReflexStackProps = {}): ResolvedReflexProps 
   const logRetention = props.logRetention ?? (DEFAULTS.logRetentionDays as RetentionDays);
   if (!RETENTION_VALUES.has(logRetention)) fail('logRetention', 'a RetentionDays value', logRetention);
 
+  const verifySeconds = setting('verifySeconds', props.verifySeconds);
+  // An execution shorter than one invocation would be cut off before its first verification could end.
+  const executionTimeoutMinutes = integer(
+    'executionTimeoutMinutes',
+    props.executionTimeoutMinutes ?? DEFAULTS.executionTimeoutMinutes,
+    Math.ceil((verifySeconds + LAMBDA_MARGIN_SECONDS) / 60),
+    MAX_EXECUTION_TIMEOUT_MINUTES,
+  );
+  const executionRetentionDays = integer('executionRetentionDays', props.executionRetentionDays ?? DEFAULTS.executionRetentionDays, 1, 90);
+
   const slackSecretArn = optionalPattern('slackSecretArn', props.slackSecretArn, SECRET_ARN, 'the complete ARN of a Secrets Manager secret (ending in -XXXXXX)');
 
   return {
@@ -197,12 +222,14 @@ export function resolveProps(props: ReflexStackProps = {}): ResolvedReflexProps 
     periodSeconds,
     datapoints,
     dryRun: props.dryRun ?? DEFAULTS.dryRun,
-    verifySeconds: setting('verifySeconds', props.verifySeconds),
+    verifySeconds,
     logRetention,
     slackSecretArn,
     maxRestartsPerHour: setting('maxRestartsPerHour', props.maxRestartsPerHour),
     minMinutesBetweenRestarts: setting('minMinutesBetweenRestarts', props.minMinutesBetweenRestarts),
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    executionTimeoutMinutes,
+    executionRetentionDays,
   };
 }
 
@@ -229,6 +256,8 @@ export const CONTEXT_KEYS = [
   'maxRestartsPerHour',
   'minMinutesBetweenRestarts',
   'removalPolicy',
+  'executionTimeoutMinutes',
+  'executionRetentionDays',
   'account',
   'region',
 ] as const;
@@ -289,6 +318,8 @@ export function propsFromContext(scope: IConstruct): ReflexStackProps {
     slackSecretArn: text('slackSecretArn'),
     maxRestartsPerHour: number('maxRestartsPerHour'),
     minMinutesBetweenRestarts: number('minMinutesBetweenRestarts'),
+    executionTimeoutMinutes: number('executionTimeoutMinutes'),
+    executionRetentionDays: number('executionRetentionDays'),
     removalPolicy: removal === undefined ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     // Only an explicit account/region makes the stack environment-specific; otherwise it stays agnostic.
     env: account !== undefined || region !== undefined ? { account, region } : undefined,

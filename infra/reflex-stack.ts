@@ -30,13 +30,22 @@ import { addDetector } from './detector.ts';
 import { buildCommandDocument, readHostScript } from './documents.ts';
 import { acknowledge } from './nag.ts';
 import { resolveProps, type ReflexStackProps, type ResolvedReflexProps } from './props.ts';
-import { grantResponder } from './responder-permissions.ts';
+import { grantDurableExecution, grantResponder } from './responder-permissions.ts';
+
+/** The alias every start goes through: a durable function runs only when invoked with a version or an alias. */
+export const RESPONDER_ALIAS = 'live';
 
 /** The responder stack. Props are validated at synth: a bad one throws ReflexPropsError naming it. */
 export class ReflexStack extends Stack {
   /** The props after defaults and validation. */
   readonly settings: ResolvedReflexProps;
   readonly responder: NodejsFunction;
+  /**
+   * The responder's `live` alias, on the version this deploy published: what the rules and the detector invoke.
+   * Each incident is a durable execution of that version; one in flight when a deploy moves the alias finishes on
+   * the version it started on.
+   */
+  readonly responderAlias: lambda.Alias;
   /** Counts gateway errors per instance from the access log's subscription and starts the responder. */
   readonly detector: NodejsFunction;
   readonly alarm: cloudwatch.Alarm;
@@ -196,14 +205,27 @@ export class ReflexStack extends Stack {
       environment,
       // One incident at a time: the per-instance lock and restart budget live in DynamoDB, and one invocation at a
       // time also keeps a fleet-wide alarm from restarting several instances at once. Extra events wait in
-      // Lambda's asynchronous queue (retried up to maxEventAge). Needs 1 of the account's unreserved concurrency.
+      // Lambda's asynchronous queue (retried up to maxEventAge, set on the alias below: the qualifier invoked).
+      // Needs 1 of the account's unreserved concurrency.
       reservedConcurrentExecutions: 1,
-      retryAttempts: 2,
-      maxEventAge: Duration.hours(1),
       deadLetterQueue: deadLetters,
+      // Every incident is a durable execution (functions/responder/handler.ts wraps the handler with
+      // withDurableExecution): its steps are checkpointed, so a cut-off invocation resumes where it stopped, and
+      // it may outlast one invocation's timeout while it works through a fleet.
+      durableConfig: {
+        executionTimeout: Duration.minutes(settings.executionTimeoutMinutes),
+        retentionPeriod: Duration.days(settings.executionRetentionDays),
+      },
       description: `Reflex responder for ${settings.appName}: diagnose gateway errors, restart what a restart fixes, report.`,
       // Measured with every planned dependency: about 0.6 MB minified, well under the 1 MB budget.
       bundling: LAMBDA_BUNDLING,
+    });
+
+    grantDurableExecution(this, role, this.responder);
+    this.responderAlias = this.responder.addAlias(RESPONDER_ALIAS, {
+      description: 'What the EventBridge rules and the detector start incidents on (a durable function needs a qualified ARN).',
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(1),
     });
 
     acknowledge(
@@ -218,7 +240,7 @@ export class ReflexStack extends Stack {
       accessLogs,
       logGroup: detectorLogs,
       table: this.table,
-      responder: this.responder,
+      responder: this.responderAlias,
       threshold: settings.threshold,
       windowSeconds: Math.min(settings.periodSeconds, DETECTOR_SETTINGS.windowSeconds.max),
       deadLetters,
@@ -227,7 +249,8 @@ export class ReflexStack extends Stack {
       depsLockFilePath: repoPath('package-lock.json'),
     });
 
-    const target = new targets.LambdaFunction(this.responder, {
+    // The alias, not the function: an unqualified invoke of a durable function is refused.
+    const target = new targets.LambdaFunction(this.responderAlias, {
       retryAttempts: 2,
       maxEventAge: Duration.hours(1),
       deadLetterQueue: deadLetters,
@@ -271,7 +294,10 @@ export class ReflexStack extends Stack {
       deadLetters,
     });
 
-    new CfnOutput(this, 'ResponderFunctionName', { value: this.responder.functionName, description: 'For aws lambda invoke with a file from events/.' });
+    new CfnOutput(this, 'ResponderFunctionName', {
+      value: `${this.responder.functionName}:${RESPONDER_ALIAS}`,
+      description: 'The responder with its alias (function:live), for aws lambda invoke with a file from events/: a durable function is invoked qualified.',
+    });
     new CfnOutput(this, 'TopicArn', { value: this.topic.topicArn, description: 'Subscribe email or Amazon Q Developer in chat here.' });
     new CfnOutput(this, 'SlackSecretArn', { value: slackSecret.secretArn, description: 'Put {"webhookUrl": …} or {"botToken": …, "channel": …} here.' });
     new CfnOutput(this, 'AgentConfigParameter', { value: agentParameter.parameterName });

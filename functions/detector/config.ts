@@ -21,6 +21,8 @@ export class DetectorConfigError extends Error {
 
 const NAME = /^[A-Za-z0-9._\-/#]{1,512}$/;
 const FUNCTION = /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$/;
+/** A durable function is only started through a version or an alias: `name:qualifier`, or an ARN ending in one. */
+const isQualified = (fn: string): boolean => fn.split(':').length === (fn.startsWith('arn:') ? 8 : 2);
 
 /** @throws DetectorConfigError naming the variable. */
 export function parseDetectorConfig(env: Record<string, string | undefined>): DetectorConfig {
@@ -28,9 +30,14 @@ export function parseDetectorConfig(env: Record<string, string | undefined>): De
   const integer = (key: keyof typeof DETECTOR_SETTINGS): number => wholeNumber(DETECTOR_ENV[key], DETECTOR_SETTINGS[key]);
   const windowSeconds = integer('windowSeconds');
   if (windowSeconds % DETECT_BUCKET_SECONDS !== 0) throw new DetectorConfigError(`${DETECTOR_ENV.windowSeconds} must be a multiple of ${DETECT_BUCKET_SECONDS}`);
+  const tableName = required(DETECTOR_ENV.tableName, NAME);
+  const responderFunction = required(DETECTOR_ENV.responderFunction, FUNCTION);
+  if (!isQualified(responderFunction)) {
+    throw new DetectorConfigError(`${DETECTOR_ENV.responderFunction} must name a version or an alias (function:live): the responder is a durable function`);
+  }
   return {
-    tableName: required(DETECTOR_ENV.tableName, NAME),
-    responderFunction: required(DETECTOR_ENV.responderFunction, FUNCTION),
+    tableName,
+    responderFunction,
     settings: {
       threshold: integer('threshold'),
       windowMs: windowSeconds * 1000,

@@ -1,13 +1,14 @@
 /**
  * The Lambda `detector`: a CloudWatch Logs subscription on the access log group (only gateway-error lines pass its
- * filter) → decode → count per instance → on a crossing, start the responder asynchronously. Wiring only; the
+ * filter) → decode → count per instance → on a crossing, start the responder's durable execution for the incident,
+ * asynchronously, named after it. Wiring only; the
  * decisions are core/detect.ts's.
  *
  * A bad payload is logged, counted and dropped: a retry cannot fix it. A store failure is rethrown, so Lambda retries
  * the batch (its batch id makes the retry count once); if the detector keeps failing, the alarm path still covers.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -16,10 +17,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { DynamoDbDetectionStore } from '../adapters/aws/detection-store.ts';
 import { METRIC_NAMESPACE, METRICS, SERVICE_NAME } from '../contract/telemetry.ts';
-import { detect, type DetectOutcome, type DetectorStart } from '../core/detect.ts';
-import { detectorEvent } from '../core/trigger.ts';
+import { detect, type DetectOutcome } from '../core/detect.ts';
 import { parseDetectorConfig } from './config.ts';
 import { decodeSubscription } from './decode.ts';
+import { responderStarter } from './start.ts';
 
 const logger = new Logger({ serviceName: SERVICE_NAME });
 const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME, logger });
@@ -27,15 +28,8 @@ const config = parseDetectorConfig(process.env);
 const store = new DynamoDbDetectionStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName: config.tableName });
 const lambda = new LambdaClient({});
 
-async function startResponder(start: DetectorStart): Promise<void> {
-  await lambda.send(
-    new InvokeCommand({
-      FunctionName: config.responderFunction,
-      InvocationType: 'Event',
-      Payload: Buffer.from(JSON.stringify(detectorEvent(start))),
-    }),
-  );
-}
+// The responder's alias, each incident a durable execution named after it (start.ts).
+const startResponder = responderStarter(lambda, config.responderFunction, logger);
 
 async function onSubscription(event: unknown): Promise<DetectOutcome | { status: 'control' }> {
   metrics.addMetric(METRICS.detectorBatches, MetricUnit.Count, 1);

@@ -73,7 +73,8 @@ describe('ReflexStack detector', () => {
       Environment: {
         Variables: {
           [DETECTOR_ENV.tableName]: { Ref: Match.stringLikeRegexp('StateTable') },
-          [DETECTOR_ENV.responderFunction]: { 'Fn::GetAtt': [logicalId(stack.responder), 'Arn'] },
+          // The alias's ARN (Ref of an alias is its ARN): a durable function is started qualified.
+          [DETECTOR_ENV.responderFunction]: { Ref: logicalId(stack.responderAlias) },
           [DETECTOR_ENV.threshold]: '5',
           [DETECTOR_ENV.windowSeconds]: '60',
           // A start may wait in the responder's queue this long; the responder renews the claim when it starts.
@@ -86,6 +87,13 @@ describe('ReflexStack detector', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/reflex/web/detector', RetentionInDays: 30 });
   });
 
+  it('names the same alias the rules invoke', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule')) as Resource[];
+    const targets = rules.flatMap((rule) => rule.Properties.Targets as { Arn: unknown }[]).map((target) => target.Arn);
+    expect(targets).toEqual([{ Ref: logicalId(stack.responderAlias) }, { Ref: logicalId(stack.responderAlias) }]);
+    template.hasResourceProperties('AWS::Lambda::Alias', { Name: 'live' });
+  });
+
   it('may only count and claim in the table, start the responder, and write its own logs', () => {
     const statements = detectorPolicy();
     const byAction = new Map(statements.flatMap((statement) => [statement.Action].flat().map((action) => [action, statement.Resource])));
@@ -93,7 +101,8 @@ describe('ReflexStack detector', () => {
       ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'lambda:InvokeFunction', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage'].sort(),
     );
     expect(JSON.stringify(byAction.get('dynamodb:UpdateItem'))).toContain('StateTable');
-    expect(byAction.get('lambda:InvokeFunction')).toEqual({ 'Fn::GetAtt': [logicalId(stack.responder), 'Arn'] });
+    // The alias only: not the bare function, not `:*` (every version and alias).
+    expect(byAction.get('lambda:InvokeFunction')).toEqual({ Ref: logicalId(stack.responderAlias) });
     expect(JSON.stringify(statements)).not.toContain('"*"');
   });
 

@@ -24,6 +24,8 @@ describe('resolveProps', () => {
       maxRestartsPerHour: 3,
       minMinutesBetweenRestarts: 5,
       removalPolicy: RemovalPolicy.RETAIN,
+      executionTimeoutMinutes: 60,
+      executionRetentionDays: 7,
     });
   });
 
@@ -49,6 +51,12 @@ describe('resolveProps', () => {
     ['slackSecretArn', { slackSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:reflex/slack' }],
     ['maxRestartsPerHour', { maxRestartsPerHour: -1 }],
     ['minMinutesBetweenRestarts', { minMinutesBetweenRestarts: 1441 }],
+    ['executionTimeoutMinutes', { executionTimeoutMinutes: 2 }],
+    ['executionTimeoutMinutes', { verifySeconds: 840, executionTimeoutMinutes: 14 }],
+    ['executionTimeoutMinutes', { executionTimeoutMinutes: 366 * 24 * 60 + 1 }],
+    ['executionTimeoutMinutes', { executionTimeoutMinutes: 30.5 }],
+    ['executionRetentionDays', { executionRetentionDays: 0 }],
+    ['executionRetentionDays', { executionRetentionDays: 91 }],
   ];
 
   it.each(bad)('rejects a bad %s with an error naming it', (prop, props) => {
@@ -66,6 +74,15 @@ describe('resolveProps', () => {
   it('accepts the largest verification window that still fits Lambda\'s 15 minutes', () => {
     expect(resolveProps({ verifySeconds: 840 }).verifySeconds).toBe(840);
   });
+
+  it('accepts an execution timeout from one responder invocation (verifySeconds + 60 s) to 366 days', () => {
+    expect(resolveProps({ executionTimeoutMinutes: 3 }).executionTimeoutMinutes).toBe(3);
+    expect(resolveProps({ verifySeconds: 840, executionTimeoutMinutes: 15 }).executionTimeoutMinutes).toBe(15);
+    expect(resolveProps({ executionTimeoutMinutes: 366 * 24 * 60, executionRetentionDays: 90 })).toMatchObject({
+      executionTimeoutMinutes: 527_040,
+      executionRetentionDays: 90,
+    });
+  });
 });
 
 describe('propsFromContext', () => {
@@ -79,6 +96,8 @@ describe('propsFromContext', () => {
         optInTagKey: 'team',
         logRetentionDays: '90',
         removalPolicy: 'destroy',
+        executionTimeoutMinutes: '120',
+        executionRetentionDays: 14,
       },
     });
     expect(propsFromContext(app)).toEqual({
@@ -89,6 +108,8 @@ describe('propsFromContext', () => {
       optInTag: { key: 'team', value: 'true' },
       logRetention: RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
+      executionTimeoutMinutes: 120,
+      executionRetentionDays: 14,
     });
   });
 

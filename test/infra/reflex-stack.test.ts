@@ -99,6 +99,15 @@ describe('ReflexStack logs, metric and alarm', () => {
   });
 });
 
+/** The logical id of the responder's `live` alias. */
+function aliasId(): string {
+  return defaults.stack.getLogicalId(defaults.stack.responderAlias.node.defaultChild as never);
+}
+
+function responderId(): string {
+  return defaults.stack.getLogicalId(defaults.stack.responder.node.defaultChild as never);
+}
+
 describe('ReflexStack rules', () => {
   it('invokes the responder only when its own alarm enters ALARM', () => {
     defaults.template.hasResourceProperties('AWS::Events::Rule', {
@@ -122,7 +131,7 @@ describe('ReflexStack rules', () => {
     for (const rule of rules) {
       expect(rule.Properties.Targets).toEqual([
         expect.objectContaining({
-          Arn: { 'Fn::GetAtt': [expect.stringMatching(/^Responder/), 'Arn'] },
+          Arn: { Ref: aliasId() },
           RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
           DeadLetterConfig: { Arn: { 'Fn::GetAtt': [expect.stringMatching(/^DeadLetterQueue/), 'Arn'] } },
         }),
@@ -151,11 +160,8 @@ describe('ReflexStack responder', () => {
       LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^ResponderLogs') } },
       DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DeadLetterQueue'), 'Arn'] } },
     });
-    defaults.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      MaximumRetryAttempts: 2,
-      MaximumEventAgeInSeconds: 3600,
-    });
   });
+
 
   it('sets every variable named in functions/contract/lambda-env.ts, and only those plus Powertools', () => {
     const [fn] = resourcesOf(defaults.template, 'AWS::Lambda::Function');
@@ -221,6 +227,91 @@ describe('ReflexStack responder', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/reflex/shop/nginx-access', RetentionInDays: 90 });
     expect(statements(template).find((s) => s.Sid === 'SendCommandOptedInInstances')?.Condition).toEqual({
       StringEquals: { 'ssm:resourceTag/team': 'web-ops' },
+    });
+  });
+});
+
+describe('ReflexStack durable responder', () => {
+  it('makes every incident a durable execution: one hour in all by default, its history kept a week', () => {
+    defaults.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.appName]: 'web' }) },
+      DurableConfig: { ExecutionTimeout: 3600, RetentionPeriodInDays: 7 },
+      Runtime: 'nodejs22.x',
+    });
+    // The detector is an ordinary function: it starts executions, it is none.
+    const durable = resourcesOf(defaults.template, 'AWS::Lambda::Function').filter((fn) => fn.Properties.DurableConfig);
+    expect(durable).toHaveLength(1);
+  });
+
+  it('follows the execution props', () => {
+    const { template } = synth({ executionTimeoutMinutes: 24 * 60, executionRetentionDays: 30 }, false);
+    template.hasResourceProperties('AWS::Lambda::Function', { DurableConfig: { ExecutionTimeout: 86_400, RetentionPeriodInDays: 30 } });
+  });
+
+  it('publishes a version per deploy and points the live alias at it, with the asynchronous retries on the alias', () => {
+    const aliases = resourcesOf(defaults.template, 'AWS::Lambda::Alias');
+    expect(aliases).toHaveLength(1);
+    const version = Object.entries(defaults.template.findResources('AWS::Lambda::Version'));
+    expect(version).toHaveLength(1);
+    expect(version[0]![1].Properties.FunctionName).toEqual({ Ref: responderId() });
+    expect(aliases[0]!.Properties).toMatchObject({
+      Name: 'live',
+      FunctionName: { Ref: responderId() },
+      FunctionVersion: { 'Fn::GetAtt': [version[0]![0], 'Version'] },
+    });
+    // Retries and event age apply per qualifier: on the alias, which is what the rules and the detector invoke.
+    const configs = resourcesOf(defaults.template, 'AWS::Lambda::EventInvokeConfig').filter(
+      (config) => JSON.stringify(config.Properties.FunctionName) === JSON.stringify({ Ref: responderId() }),
+    );
+    expect(configs).toHaveLength(1);
+    expect(configs[0]!.Properties).toMatchObject({
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 3600,
+      Qualifier: { 'Fn::Select': [7, { 'Fn::Split': [':', { Ref: aliasId() }] }] },
+    });
+  });
+
+  it('lets EventBridge invoke the alias only, from each of its two rules', () => {
+    const permissions = resourcesOf(defaults.template, 'AWS::Lambda::Permission').filter((permission) => permission.Properties.Principal === 'events.amazonaws.com');
+    expect(permissions).toHaveLength(2);
+    for (const permission of permissions) {
+      expect(permission.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', FunctionName: { Ref: aliasId() } });
+      expect(permission.Properties.SourceArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^(Alarm|Manual)Rule/), 'Arn'] });
+    }
+    // Nothing may start it unqualified: no permission names the bare function.
+    const unqualified = resourcesOf(defaults.template, 'AWS::Lambda::Permission').filter((permission) =>
+      JSON.stringify(permission.Properties.FunctionName).includes(`"${responderId()}"`) && !JSON.stringify(permission.Properties.FunctionName).includes(aliasId()),
+    );
+    expect(unqualified).toEqual([]);
+  });
+
+  it('may checkpoint and read its own executions (every version), in a policy of its own', () => {
+    const policies = Object.entries(defaults.template.findResources('AWS::IAM::Policy')) as [string, Resource][];
+    const holders = policies.filter(([, policy]) =>
+      (policy.Properties.PolicyDocument.Statement as Statement[]).some((s) => [s.Action].flat().includes('lambda:CheckpointDurableExecution')),
+    );
+    expect(holders).toHaveLength(1);
+    const [id, policy] = holders[0]!;
+    // Not the role's default policy: the function depends on that one, so naming the function there would be a cycle.
+    expect(id).not.toMatch(/DefaultPolicy/);
+    const roleId = defaults.stack.getLogicalId(defaults.stack.responder.role!.node.defaultChild as never);
+    expect(policy.Properties.Roles).toEqual([{ Ref: roleId }]);
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Sid: 'CheckpointOwnExecutions',
+        Effect: 'Allow',
+        Action: ['lambda:CheckpointDurableExecution', 'lambda:GetDurableExecutionState'],
+        // Lambda authorizes these on the execution ARN (function:version/durable-execution/…): unqualified never matches.
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [responderId(), 'Arn'] }, ':*']] },
+      },
+    ]);
+    // And no managed policy stands in for it (CDK adds AWSLambdaBasicDurableExecutionRolePolicy only to a role it creates).
+    expect(JSON.stringify(defaults.template.toJSON())).not.toContain('DurableExecutionRolePolicy');
+  });
+
+  it('names the alias in the output used for aws lambda invoke', () => {
+    defaults.template.hasOutput('ResponderFunctionName', {
+      Value: { 'Fn::Join': ['', [{ Ref: responderId() }, ':live']] },
     });
   });
 });
