@@ -148,7 +148,7 @@ export class MemoryStore implements IncidentStore {
   }
   async acquireLock(instanceId: string, owner: string, ttlMs: number): Promise<boolean> {
     const held = this.locks.get(instanceId);
-    if (held && held.until > this.clock.ms) return false;
+    if (held && held.owner !== owner && held.until > this.clock.ms) return false;
     this.locks.set(instanceId, { owner, until: this.clock.ms + ttlMs });
     return true;
   }
