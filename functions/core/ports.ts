@@ -27,6 +27,10 @@ export interface HostParams {
   readonly action?: 'restart' | 'start';
   /** remediate start: the ecosystem file. */
   readonly ecosystem?: string;
+  /** remediate: seconds to verify on the host after the action (`0`–`600`); empty or `0`: no verification. Needs `healthUrl`. */
+  readonly verifySeconds?: string;
+  /** remediate restart: the pid Reflex proved hung; killed once PM2 is stopping it, and only if PM2 runs it as the app. */
+  readonly hungPid?: string;
 }
 
 export interface HostRunResult {

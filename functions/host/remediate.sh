@@ -12,16 +12,22 @@ invalid() {
   exit 2
 }
 
-# The patterns of functions/core/validate.ts, in POSIX ERE.
+# The patterns of functions/core/validate.ts, in POSIX ERE. In a bracket expression `]` must come first.
 re_app='^[A-Za-z0-9._-]{1,64}$'
 re_path='^/[A-Za-z0-9._/-]{0,255}$'
 re_user='^[a-z_][a-z0-9_-]{0,31}$'
+re_url='^https?://[]A-Za-z0-9.:[_-]{1,255}(/[A-Za-z0-9._~/?&=%+-]{0,512})?$'
+re_seconds='^(0|[1-9][0-9]?|[1-5][0-9]{2}|600)$'
+re_pid='^[1-9][0-9]{0,9}$'
 
 [[ "${REFLEX_APP:-}" =~ $re_app ]] || invalid REFLEX_APP
 [[ "${REFLEX_ACTION:-}" =~ ^(restart|start)$ ]] || invalid REFLEX_ACTION
 [[ -z "${REFLEX_PM2_HOME:-}" || "$REFLEX_PM2_HOME" =~ $re_path ]] || invalid REFLEX_PM2_HOME
 [[ -z "${REFLEX_PM2_USER:-}" || "$REFLEX_PM2_USER" =~ $re_user ]] || invalid REFLEX_PM2_USER
 [[ -z "${REFLEX_ECOSYSTEM:-}" || "$REFLEX_ECOSYSTEM" =~ $re_path ]] || invalid REFLEX_ECOSYSTEM
+[[ -z "${REFLEX_HEALTH_URL:-}" || "$REFLEX_HEALTH_URL" =~ $re_url ]] || invalid REFLEX_HEALTH_URL
+[[ -z "${REFLEX_VERIFY_SECONDS:-}" || "$REFLEX_VERIFY_SECONDS" =~ $re_seconds ]] || invalid REFLEX_VERIFY_SECONDS
+[[ -z "${REFLEX_HUNG_PID:-}" || "$REFLEX_HUNG_PID" =~ $re_pid ]] || invalid REFLEX_HUNG_PID
 
 app="$REFLEX_APP"
 action="$REFLEX_ACTION"

@@ -273,7 +273,8 @@ describe('handler: an ALARM event, per cause (recorded snapshots)', () => {
       expect(commands[1]).toEqual({
         DocumentName: 'reflex-remediate',
         InstanceIds: [A],
-        Parameters: { App: ['web'], Pm2User: ['ubuntu'], Pm2Home: [''], Action: [action], Ecosystem: [ECOSYSTEM] },
+        // The core sends no verification inputs yet: the document gets them empty (no on-host verification).
+        Parameters: { App: ['web'], Pm2User: ['ubuntu'], Pm2Home: [''], HealthUrl: [''], Action: [action], Ecosystem: [ECOSYSTEM], VerifySeconds: [''], HungPid: [''] },
         TimeoutSeconds: 30,
         Comment: 'reflex remediate',
       });
