@@ -59,8 +59,19 @@ export function optionalPattern(source: string): string {
   return `^$|^(${inner})$`;
 }
 
-/** How long the agent lets each script run: a snapshot is a few probes; a restart waits for PM2. */
-const TIMEOUT_SECONDS: Record<HostScript, number> = { snapshot: 60, remediate: 120 };
+/** remediate.sh bounds its pm2 action with `timeout 120`. */
+const REMEDIATE_ACTION_SECONDS = 120;
+/** The most VerifySeconds allows (functions/core/validate.ts PATTERNS.verifySeconds). */
+export const MAX_VERIFY_SECONDS = 600;
+
+/**
+ * How long the agent lets each script run: a snapshot is a few probes; remediate waits for PM2 (at most 120 s),
+ * then verifies on the host for up to VerifySeconds (at most 600 s), with the node start and a margin on top.
+ */
+export const TIMEOUT_SECONDS: Record<HostScript, number> = {
+  snapshot: 60,
+  remediate: REMEDIATE_ACTION_SECONDS + MAX_VERIFY_SECONDS + 60,
+};
 
 /** SSM rejects a document whose content exceeds 64 KB. */
 const MAX_DOCUMENT_BYTES = 64 * 1024;

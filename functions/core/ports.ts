@@ -27,9 +27,9 @@ export interface HostParams {
   readonly action?: 'restart' | 'start';
   /** remediate start: the ecosystem file. */
   readonly ecosystem?: string;
-  /** remediate: seconds to verify on the host after the action (whole number); empty or 0: no verification. */
+  /** remediate: seconds to verify on the host after the action (`0`–`600`); empty or `0`: no verification. Needs `healthUrl`. */
   readonly verifySeconds?: string;
-  /** remediate restart: the pid proven hung, killed at once when PM2 still runs it as the app. */
+  /** remediate restart: the pid Reflex proved hung; killed once PM2 is stopping it, and only if PM2 runs it as the app. */
   readonly hungPid?: string;
 }
 

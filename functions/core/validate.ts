@@ -10,6 +10,10 @@ export const PATTERNS = {
   absPath: /^\/[A-Za-z0-9._/-]{0,255}$/,
   pm2User: /^[a-z_][a-z0-9_-]{0,31}$/,
   url: /^https?:\/\/[A-Za-z0-9.:[\]_-]{1,255}(\/[A-Za-z0-9._~/?&=%+-]{0,512})?$/,
+  /** A whole number of seconds from 0 to 600, no leading zero (bash reads `010` as octal). */
+  verifySeconds: /^(0|[1-9][0-9]?|[1-5][0-9]{2}|600)$/,
+  /** A process id: 1 to 10 digits, never 0 (`kill(0)` would signal the whole process group). */
+  pid: /^[1-9][0-9]{0,9}$/,
 } as const;
 
 /** Pattern source strings, for places that need text (SSM `allowedPattern`, bash `[[ =~ ]]`). */

@@ -89,9 +89,34 @@ describe('SsmHostRunner', () => {
     expect(result.ok).toBe(true);
     expect(sent()[0]).toMatchObject({
       DocumentName: 'Reflex-Remediate',
-      Parameters: { App: ['web'], Pm2User: [''], Pm2Home: ['/home/ubuntu/.pm2'], Action: ['restart'], Ecosystem: [''] },
+      Parameters: { App: ['web'], Pm2User: [''], Pm2Home: ['/home/ubuntu/.pm2'], HealthUrl: [''], Action: ['restart'], Ecosystem: [''], VerifySeconds: [''], HungPid: [''] },
       Comment: 'reflex remediate',
     });
+  });
+
+  it('sends the on-host verification inputs of remediate, and refuses a bad one before sending anything', async () => {
+    // Prepare
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', StandardOutputContent: 'result=ok action=restart verify=recovered\n' });
+    const params = { app: 'web', action: 'restart', healthUrl: 'http://127.0.0.1/api/health', verifySeconds: '60', hungPid: '4242' } as const;
+
+    // Act
+    const result = await runner().run(instanceId, 'remediate', params);
+    const bad = runner().run(instanceId, 'remediate', { ...params, verifySeconds: '601' });
+
+    // Assess
+    expect(result.ok).toBe(true);
+    expect(sent()[0]?.Parameters).toEqual({
+      App: ['web'],
+      Pm2User: [''],
+      Pm2Home: [''],
+      HealthUrl: ['http://127.0.0.1/api/health'],
+      Action: ['restart'],
+      Ecosystem: [''],
+      VerifySeconds: ['60'],
+      HungPid: ['4242'],
+    });
+    await expect(bad).rejects.toThrow(/verifySeconds/);
+    expect(sent()).toHaveLength(1);
   });
 
   it('reports a failed script with its exit code and first stderr line', async () => {

@@ -2,7 +2,7 @@
  * functions/host/snapshot.sh and remediate.sh against a live sandbox (real nginx, real PM2), and their input
  * validation: a bad variable stops the script before anything runs.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,13 +12,60 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { profileVariables, runHostScript } from '../../functions/sandbox/host-scripts.ts';
 import { AGENT_PATH, startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
 import { ensurePm2OnAgentPath } from '../helpers/global-pm2.ts';
-import { SECRET, pm2Section, readPid, runScript, sections, type SnapshotPm2 } from '../helpers/host.ts';
+import { SECRET, isAlive, pm2Section, readPid, runScript, sections, type SnapshotPm2 } from '../helpers/host.ts';
 
 const SNAPSHOT_SECTIONS = ['reflex-snapshot 1', 'meta', 'pm2', 'app-pids', 'listeners', 'probe nginx', 'probe upstream', 'nginx-proxy', 'nginx-error', 'pm2-log', 'kernel', 'memory', 'deploy', 'app-log', 'end'];
 
 function appEntry(parts: Map<string, string[]>): SnapshotPm2 | undefined {
   const pm2 = pm2Section(parts);
   return Array.isArray(pm2) ? pm2.find((p) => p.name === 'web') : undefined;
+}
+
+/** One line of remediate's `@@verify` section. */
+interface Observation {
+  at: string;
+  pm2: boolean;
+  app: { status: string; pid: number; restarts: number; startedAt: string | null } | null;
+  probe: { status: number; ms: number; error?: string };
+}
+
+/**
+ * remediate's output around its `@@verify` section: the lines before it, every observation (each line must be one
+ * JSON object: a parse error fails the test) and the last line.
+ */
+function verification(stdout: string): { before: string[]; observations: Observation[]; result: string } {
+  const lines = stdout.trim().split('\n');
+  const start = lines.indexOf('@@verify');
+  if (start < 0) throw new Error(`no @@verify section in: ${stdout.slice(-3000)}`);
+  return {
+    before: lines.slice(0, start),
+    observations: lines.slice(start + 1, -1).map((line) => JSON.parse(line) as Observation),
+    result: lines.at(-1) ?? '',
+  };
+}
+
+/** The exact shape of an observation: these keys in this order, ISO times with milliseconds. */
+function expectObservationShape(observation: Observation): void {
+  const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+  expect(Object.keys(observation)).toEqual(['at', 'pm2', 'app', 'probe']);
+  expect(observation.at).toMatch(iso);
+  if (observation.app) {
+    expect(Object.keys(observation.app)).toEqual(['status', 'pid', 'restarts', 'startedAt']);
+    expect(observation.app.startedAt ?? '').toMatch(iso);
+  }
+  expect(Object.keys(observation.probe)).toEqual(observation.probe.error === undefined ? ['status', 'ms'] : ['status', 'ms', 'error']);
+  if (observation.probe.error !== undefined) {
+    expect(observation.probe.status).toBe(0);
+    expect(['refused', 'timeout', 'reset', 'empty_reply', 'other']).toContain(observation.probe.error);
+  }
+}
+
+/** The last 3 observations: PM2 says online and the probe through nginx answers 200. */
+function expectServedAtTheEnd(observations: Observation[]): void {
+  expect(observations.length).toBeGreaterThanOrEqual(3);
+  for (const observation of observations.slice(-3)) {
+    expect(observation).toMatchObject({ pm2: true, app: { status: 'online' }, probe: { status: 200 } });
+  }
 }
 
 describe('host scripts: input validation', { timeout: 30_000 }, () => {
@@ -31,6 +78,9 @@ describe('host scripts: input validation', { timeout: 30_000 }, () => {
     calls = join(dir, 'pm2-calls');
     await writeFile(join(dir, 'pm2'), `#!/bin/sh\necho "$@" >> '${calls}'\n`);
     await chmod(join(dir, 'pm2'), 0o755);
+    // And a fake node: neither the hung restart nor the verification program may run.
+    await writeFile(join(dir, 'node'), `#!/bin/sh\necho "node $*" >> '${calls}'\n`);
+    await chmod(join(dir, 'node'), 0o755);
     env = { PATH: `${dir}:${process.env.PATH ?? ''}`, HOME: dir };
   });
   afterAll(async () => {
@@ -54,6 +104,14 @@ describe('host scripts: input validation', { timeout: 30_000 }, () => {
     ['REFLEX_ACTION', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'delete' }],
     ['REFLEX_ECOSYSTEM', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'start', REFLEX_ECOSYSTEM: '/srv/eco.js && id' }],
     ['REFLEX_PM2_HOME', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_PM2_HOME: '/home/$USER/.pm2' }],
+    ['REFLEX_HEALTH_URL', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_VERIFY_SECONDS: '30', REFLEX_HEALTH_URL: 'http://127.0.0.1/$(id)' }],
+    ['REFLEX_VERIFY_SECONDS', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_VERIFY_SECONDS: '601' }],
+    ['REFLEX_VERIFY_SECONDS', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_VERIFY_SECONDS: '010' }],
+    ['REFLEX_VERIFY_SECONDS', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'start', REFLEX_VERIFY_SECONDS: '30;id' }],
+    ['REFLEX_HUNG_PID', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_HUNG_PID: '0' }],
+    ['REFLEX_HUNG_PID', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_HUNG_PID: '-1' }],
+    ['REFLEX_HUNG_PID', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_HUNG_PID: '123 456' }],
+    ['REFLEX_HUNG_PID', 'remediate', { REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_HUNG_PID: '12345678901' }],
   ];
 
   it.each(bad)('%s: %s exits 2 with one line and runs nothing (%j)', async (variable, script, vars) => {
@@ -88,6 +146,33 @@ describe('host scripts: input validation', { timeout: 30_000 }, () => {
     expect(result.code).toBe(0);
     expect(result.stdout.trim().split('\n').at(-1)).toBe('result=ok action=restart');
     expect(await readFile(calls, 'utf8')).toBe('restart web.v2_a-b --no-color --mini-list\n');
+    await rm(calls);
+  });
+
+  it('REFLEX_VERIFY_SECONDS without REFLEX_HEALTH_URL: the plain pm2 restart, no verification, and it says so', async () => {
+    const result = await runHostScript('remediate', { ...env, REFLEX_APP: 'web', REFLEX_ACTION: 'restart', REFLEX_PM2_HOME: join(dir, 'pm2'), REFLEX_VERIFY_SECONDS: '30' });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('reflex: REFLEX_VERIFY_SECONDS without REFLEX_HEALTH_URL: no verification\n');
+    expect(result.stdout).not.toContain('@@verify');
+    expect(result.stdout.trim().split('\n').at(-1)).toBe('result=ok action=restart');
+    expect(await readFile(calls, 'utf8')).toBe('restart web --no-color --mini-list\n');
+    await rm(calls);
+  });
+
+  it('REFLEX_HUNG_PID is for a restart only: a start ignores it', async () => {
+    const result = await runHostScript('remediate', {
+      ...env,
+      REFLEX_APP: 'web',
+      REFLEX_ACTION: 'start',
+      REFLEX_PM2_HOME: join(dir, 'pm2'),
+      REFLEX_ECOSYSTEM: '/srv/web/ecosystem.config.js',
+      REFLEX_HUNG_PID: '4242',
+    });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n').at(-1)).toBe('result=ok action=start');
+    expect(await readFile(calls, 'utf8')).toBe('start /srv/web/ecosystem.config.js --only web --no-color --mini-list\n');
     await rm(calls);
   });
 });
@@ -369,5 +454,140 @@ describe('host scripts as SSM runs them, on an Ubuntu-like host', { timeout: 120
     await b.waitHealthy(20_000);
 
     expect(fix.stdout.trim().split('\n').at(-1)).toBe('result=ok action=restart');
+  });
+
+  it('restart with verification: one run restarts, then watches PM2 and nginx until 3 observations in a row are served', async () => {
+    const b = await sandbox();
+    await b.faults.crash();
+
+    const fix = await agentRun(b, 'remediate', { REFLEX_ACTION: 'restart', REFLEX_VERIFY_SECONDS: '30' });
+    const { before, observations, result } = verification(fix.stdout);
+    const pid = await b.appPid();
+
+    expect(fix.code).toBe(0);
+    expect(result).toBe('result=ok action=restart verify=recovered');
+    expect(before).toContain('restarted web: [web](0) online');
+    observations.forEach(expectObservationShape);
+    expectServedAtTheEnd(observations);
+    expect(observations.at(-1)?.app?.pid).toBe(pid);
+    expect(fix.stdout).not.toContain(SECRET);
+  });
+
+  it('a hung app restarted with its pid: killed once PM2 is stopping it, so PM2 never waits out its kill_timeout', async () => {
+    const b = await sandbox();
+    const pid = await b.appPid();
+    await b.faults.hang();
+    const pm2Log = join(b.pm2Home, 'pm2.log');
+    const logBefore = (await readFile(pm2Log, 'utf8')).length;
+
+    const fix = await agentRun(b, 'remediate', { REFLEX_ACTION: 'restart', REFLEX_HUNG_PID: String(pid), REFLEX_VERIFY_SECONDS: '30' });
+    const { before, observations, result } = verification(fix.stdout);
+    const log = (await readFile(pm2Log, 'utf8')).slice(logBefore);
+
+    expect(fix.code).toBe(0);
+    expect(before).toContain(`killed hung pid ${pid} while PM2 stopped it: kill_timeout not waited out`);
+    expect(result).toBe('result=ok action=restart verify=recovered');
+    expectServedAtTheEnd(observations);
+    expect(observations.every((observation) => observation.app?.pid !== pid)).toBe(true);
+    expect(await isAlive(pid)).toBe(false);
+    // PM2 stopped it (status stopping, so no autorestart raced it), saw it dead and started it once.
+    expect(log).toContain('Stopping app:web id:0');
+    expect(log).toContain(`pid=${pid} msg=process tree killed`);
+    expect(log).not.toContain('still alive after');
+    expect(log.match(/App \[web:0\] starting in/g)).toHaveLength(1);
+  });
+
+  it('a hung app restarted with a pid PM2 does not run as the app: nothing is killed, a plain restart', async () => {
+    const b = await sandbox();
+    const pid = await b.appPid();
+    // A live process that is not the app: it must survive.
+    const decoy = spawn('sleep', ['120'], { stdio: 'ignore' });
+    try {
+      await b.faults.hang();
+      const pm2Log = join(b.pm2Home, 'pm2.log');
+      const logBefore = (await readFile(pm2Log, 'utf8')).length;
+
+      const fix = await agentRun(b, 'remediate', { REFLEX_ACTION: 'restart', REFLEX_HUNG_PID: String(decoy.pid), REFLEX_VERIFY_SECONDS: '30' });
+      const { before, observations, result } = verification(fix.stdout);
+      const log = (await readFile(pm2Log, 'utf8')).slice(logBefore);
+
+      expect(before).toContain(`hung pid ${decoy.pid} is not what PM2 runs as web (pid ${pid} online): plain restart, nothing killed`);
+      expect(before.some((line) => line.startsWith('killed'))).toBe(false);
+      expect(await isAlive(decoy.pid ?? 0)).toBe(true);
+      expect(result).toBe('result=ok action=restart verify=recovered');
+      expectServedAtTheEnd(observations);
+      // Without the kill, PM2 waited out its kill_timeout on the hung app: what the kill saves.
+      expect(log).toContain(`Process with pid ${pid} still alive after 1600ms, sending SIGKILL`);
+    } finally {
+      decoy.kill('SIGKILL');
+    }
+  });
+
+  it('an app that dies right after the restart: verify=died, the last observation not online', async () => {
+    const b = await sandbox();
+    // Every start dies ~200 ms after boot, and PM2 leaves it down (autorestart off).
+    await b.faults.crash({ crashOnBoot: true });
+
+    const fix = await agentRun(b, 'remediate', { REFLEX_ACTION: 'restart', REFLEX_VERIFY_SECONDS: '30' });
+    const { observations, result } = verification(fix.stdout);
+
+    expect(fix.code).toBe(0);
+    expect(result).toBe('result=ok action=restart verify=died');
+    observations.forEach(expectObservationShape);
+    expect(observations.at(-1)?.app?.status).not.toBe('online');
+    expect(observations.some((observation) => observation.probe.status === 200)).toBe(false);
+  });
+
+  it('an app still down when the time is up: verify=deadline, and a long verification stays within what SSM keeps', async () => {
+    const b = await sandbox();
+    // Stopped, but still in PM2's list: a start from the saved list leaves it alone (never started twice).
+    await b.faults.stop();
+
+    const run = await agentRun(b, 'remediate', { REFLEX_ACTION: 'start', REFLEX_VERIFY_SECONDS: '20' });
+    const { before, observations, result } = verification(run.stdout);
+    const times = observations.map((observation) => Date.parse(observation.at));
+
+    expect(before).toContain('web is already in PM2 list: not started twice');
+    expect(result).toBe('result=ok action=start verify=deadline');
+    observations.forEach(expectObservationShape);
+    expect(observations.every((observation) => observation.app?.status === 'stopped' && observation.probe.status === 502)).toBe(true);
+    // 20 s of polls every 250 ms would be about 80 lines: thinned to the newest ones and a sample of the older ones.
+    expect(observations.length).toBeLessThan(80);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(run.stdout.slice(run.stdout.indexOf('@@verify')).length).toBeLessThan(11_200);
+    expect(run.stdout.length).toBeLessThan(24_000);
+  });
+
+  it('start after the daemon is gone (pm2 resurrect) verifies too, without ever spawning a daemon to look', async () => {
+    const b = await sandbox();
+    await b.faults.killDaemon();
+
+    const start = await agentRun(b, 'remediate', { REFLEX_ACTION: 'start', REFLEX_VERIFY_SECONDS: '30' });
+    const { observations, result } = verification(start.stdout);
+
+    expect(start.code).toBe(0);
+    expect(result).toBe('result=ok action=start verify=recovered');
+    observations.forEach(expectObservationShape);
+    expect(observations.every((observation) => observation.pm2)).toBe(true);
+    expectServedAtTheEnd(observations);
+  });
+
+  it('start of a deleted app, from the saved list and from the ecosystem file, verifies after each', async () => {
+    const b = await sandbox();
+    await b.faults.remove();
+
+    const saved = await agentRun(b, 'remediate', { REFLEX_ACTION: 'start', REFLEX_VERIFY_SECONDS: '30' });
+    await b.faults.remove();
+    const fromFile = await agentRun(b, 'remediate', { REFLEX_ACTION: 'start', REFLEX_ECOSYSTEM: join(b.dir, 'ecosystem.config.cjs'), REFLEX_VERIFY_SECONDS: '30' });
+
+    for (const run of [saved, fromFile]) {
+      const { observations, result } = verification(run.stdout);
+      expect(run.code).toBe(0);
+      expect(result).toBe('result=ok action=start verify=recovered');
+      observations.forEach(expectObservationShape);
+      expectServedAtTheEnd(observations);
+    }
+    expect(verification(saved.stdout).before).toContain(`started web from ${join(b.pm2Home, 'dump.pm2')}`);
+    expect(verification(fromFile.stdout).before.join('\n')).toContain('[PM2] App [web] launched');
   });
 });

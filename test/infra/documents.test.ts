@@ -7,6 +7,8 @@ import { REMEDIATE_PARAMETERS } from '../../functions/contract/host-inputs.ts';
 import { PATTERN_SOURCES, PATTERNS } from '../../functions/core/validate.ts';
 import {
   DocumentBuildError,
+  MAX_VERIFY_SECONDS,
+  TIMEOUT_SECONDS,
   buildCommandDocument,
   optionalPattern,
   portablePattern,
@@ -40,6 +42,9 @@ const ECHO_SCRIPT = [
   'printf "action=%s\\n" "$REFLEX_ACTION"',
   'printf "pm2_home=[%s]\\n" "$REFLEX_PM2_HOME"',
   'printf "ecosystem=%s\\n" "$REFLEX_ECOSYSTEM"',
+  'printf "health_url=%s\\n" "$REFLEX_HEALTH_URL"',
+  'printf "verify_seconds=%s\\n" "$REFLEX_VERIFY_SECONDS"',
+  'printf "hung_pid=[%s]\\n" "$REFLEX_HUNG_PID"',
   '',
 ].join('\n');
 
@@ -96,9 +101,14 @@ describe('the document command, run the way the SSM agent runs it', () => {
       SSM_Pm2Home: '',
       SSM_Action: 'restart',
       SSM_Ecosystem: '/srv/web/ecosystem.config.js',
+      SSM_HealthUrl: 'http://127.0.0.1/api/health',
+      SSM_VerifySeconds: '120',
+      SSM_HungPid: '',
     });
     expect(result.stderr).toBe('');
-    expect(result.stdout).toBe('bash=yes\napp=web\naction=restart\npm2_home=[]\necosystem=/srv/web/ecosystem.config.js\n');
+    expect(result.stdout).toBe(
+      'bash=yes\napp=web\naction=restart\npm2_home=[]\necosystem=/srv/web/ecosystem.config.js\nhealth_url=http://127.0.0.1/api/health\nverify_seconds=120\nhung_pid=[]\n',
+    );
     expect(result.status).toBe(0);
   });
 
@@ -120,6 +130,30 @@ describe('the document command, run the way the SSM agent runs it', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('SSM_App is not set');
     expect(result.stdout).toBe('');
+  });
+
+  it('takes the verification inputs: the health URL, VerifySeconds and HungPid, each optional and pattern-checked', () => {
+    const { parameters } = buildCommandDocument('remediate', readHostScript('remediate'));
+    const accepts = (name: string, value: string) => new RegExp(parameters[name]?.allowedPattern ?? '^$').test(value);
+
+    expect(Object.keys(parameters)).toEqual(['App', 'Pm2User', 'Pm2Home', 'HealthUrl', 'Action', 'Ecosystem', 'VerifySeconds', 'HungPid']);
+    expect(['', '0', '1', '60', '600'].map((value) => accepts('VerifySeconds', value))).toEqual([true, true, true, true, true]);
+    expect(['601', '010', '-1', '1.5', '60\n'].map((value) => accepts('VerifySeconds', value))).toEqual([false, false, false, false, false]);
+    expect(['', '1', '4194304', '1234567890'].map((value) => accepts('HungPid', value))).toEqual([true, true, true, true]);
+    expect(['0', '12345678901', '12 3', '$$'].map((value) => accepts('HungPid', value))).toEqual([false, false, false, false]);
+    expect(accepts('HealthUrl', 'http://127.0.0.1/api/health')).toBe(true);
+    expect(accepts('HealthUrl', 'http://127.0.0.1/`id`')).toBe(false);
+  });
+
+  it('lets remediate run its action (120 s) and the longest verification (VerifySeconds 600) before the agent stops it', () => {
+    const seconds = (script: 'snapshot' | 'remediate') => Number(buildCommandDocument(script, readHostScript(script)).mainSteps[0].inputs.timeoutSeconds);
+
+    expect(PATTERNS.verifySeconds.test(String(MAX_VERIFY_SECONDS))).toBe(true);
+    expect(PATTERNS.verifySeconds.test(String(MAX_VERIFY_SECONDS + 1))).toBe(false);
+    // The script's own bounds: `timeout 120` on the pm2 action, then the verification program's limit (seconds + 30).
+    expect(seconds('remediate')).toBeGreaterThanOrEqual(120 + MAX_VERIFY_SECONDS + 30);
+    expect(seconds('remediate')).toBe(TIMEOUT_SECONDS.remediate);
+    expect(seconds('snapshot')).toBe(60);
   });
 
   it('maps exactly the parameters the SSM adapter fills', () => {
