@@ -72,6 +72,8 @@ export interface ReflexStackProps extends StackProps {
   readonly maxRestartsPerHour?: number;
   /** Minimum minutes between two automatic restarts of one instance. @default 5 */
   readonly minMinutesBetweenRestarts?: number;
+  /** A fleet incident restarts a canary, then waves of 2, 4, 8 … instances at once, up to this many. At most 50. @default 16 */
+  readonly maxWave?: number;
   /**
    * What `cdk destroy` does with the data: the log groups (incident evidence), the state table and a created
    * Slack secret. RETAIN keeps them, so a redeploy with the same appName must delete or import the log groups first.
@@ -109,6 +111,7 @@ export interface ResolvedReflexProps {
   readonly slackSecretArn: string;
   readonly maxRestartsPerHour: number;
   readonly minMinutesBetweenRestarts: number;
+  readonly maxWave: number;
   readonly removalPolicy: RemovalPolicy;
   readonly executionTimeoutMinutes: number;
   readonly executionRetentionDays: number;
@@ -132,6 +135,7 @@ export const DEFAULTS = {
   logRetentionDays: 30,
   maxRestartsPerHour: WHOLE_NUMBER_SETTINGS.maxRestartsPerHour.default,
   minMinutesBetweenRestarts: WHOLE_NUMBER_SETTINGS.minMinutesBetweenRestarts.default,
+  maxWave: WHOLE_NUMBER_SETTINGS.maxWave.default,
   removalPolicy: 'retain',
   executionTimeoutMinutes: 60,
   executionRetentionDays: 7,
@@ -227,6 +231,7 @@ export function resolveProps(props: ReflexStackProps = {}): ResolvedReflexProps 
     slackSecretArn,
     maxRestartsPerHour: setting('maxRestartsPerHour', props.maxRestartsPerHour),
     minMinutesBetweenRestarts: setting('minMinutesBetweenRestarts', props.minMinutesBetweenRestarts),
+    maxWave: setting('maxWave', props.maxWave),
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     executionTimeoutMinutes,
     executionRetentionDays,
@@ -255,6 +260,7 @@ export const CONTEXT_KEYS = [
   'slackSecretArn',
   'maxRestartsPerHour',
   'minMinutesBetweenRestarts',
+  'maxWave',
   'removalPolicy',
   'executionTimeoutMinutes',
   'executionRetentionDays',
@@ -318,6 +324,7 @@ export function propsFromContext(scope: IConstruct): ReflexStackProps {
     slackSecretArn: text('slackSecretArn'),
     maxRestartsPerHour: number('maxRestartsPerHour'),
     minMinutesBetweenRestarts: number('minMinutesBetweenRestarts'),
+    maxWave: number('maxWave'),
     executionTimeoutMinutes: number('executionTimeoutMinutes'),
     executionRetentionDays: number('executionRetentionDays'),
     removalPolicy: removal === undefined ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,

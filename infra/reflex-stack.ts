@@ -187,6 +187,7 @@ export class ReflexStack extends Stack {
       [ENV.slackSecretArn]: slackSecret.secretArn,
       [ENV.maxRestartsPerHour]: String(settings.maxRestartsPerHour),
       [ENV.minMinutesBetweenRestarts]: String(settings.minMinutesBetweenRestarts),
+      [ENV.maxWave]: String(settings.maxWave),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
     };

@@ -43,6 +43,8 @@ export const ENV = {
   slackSecretArn: 'REFLEX_SLACK_SECRET_ARN',
   maxRestartsPerHour: 'REFLEX_MAX_RESTARTS_PER_HOUR',
   minMinutesBetweenRestarts: 'REFLEX_MIN_MINUTES_BETWEEN_RESTARTS',
+  /** The largest wave of a fleet incident: instances restarted at once after the canary and the waves before. */
+  maxWave: 'REFLEX_MAX_WAVE',
 } as const;
 
 /** Lambda's hard limit on a function's timeout, seconds. */
@@ -65,6 +67,8 @@ export const WHOLE_NUMBER_SETTINGS = {
   maxRestartsPerHour: { default: 3, min: 0, max: 100 },
   /** …and at least 5 minutes between two of them. */
   minMinutesBetweenRestarts: { default: 5, min: 0, max: 1440 },
+  /** Waves of 1, 2, 4 … up to this many instances at once (SendCommand takes at most 50 instance ids). */
+  maxWave: { default: 16, min: 1, max: 50 },
 } as const satisfies Partial<Record<keyof typeof ENV, WholeNumberSetting>>;
 
 /** Names of the detector Lambda's environment variables. Its table is the responder's: counters and claims live beside the locks. */

@@ -25,6 +25,8 @@ export interface ResponderConfig {
   readonly tableName?: string;
   readonly slackSecretArn?: string;
   readonly budget: { readonly maxRestartsPerHour: number; readonly minMinutesBetweenRestarts: number };
+  /** The largest wave of a fleet incident. */
+  readonly maxWave: number;
 }
 
 export class ConfigError extends Error {
@@ -81,5 +83,6 @@ export function parseConfig(env: Record<string, string | undefined>): ResponderC
       maxRestartsPerHour: integer('maxRestartsPerHour'),
       minMinutesBetweenRestarts: integer('minMinutesBetweenRestarts'),
     },
+    maxWave: integer('maxWave'),
   };
 }

@@ -63,6 +63,7 @@ export async function handleEvent(event: unknown, deps: ResponderDeps): Promise<
     verifyMs: config.verifySeconds * 1000,
     dryRun: config.dryRun,
     budget: config.budget,
+    maxWave: config.maxWave,
   });
   if (result.status === 'duplicate') return result;
   return { status: 'handled', incidents: result.reports.map(summarize), notified: result.notified };

@@ -29,6 +29,7 @@ import { ENV } from '../../functions/contract/lambda-env.ts';
 import type { ResponderResult } from '../../functions/responder/run.ts';
 import { AGENT_PATH, startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
 import { startAwsEmulator, type AwsEmulator } from '../helpers/aws-emulator.ts';
+import { runDurably } from '../helpers/durable-backend.ts';
 import { readPid, uidOf, uidOfUser } from '../helpers/host.ts';
 import { MAX_STDERR_CHARS, MAX_STDOUT_CHARS } from '../helpers/aws/ssm.ts';
 import { ensurePm2OnAgentPath } from '../helpers/global-pm2.ts';
@@ -112,7 +113,8 @@ async function invoke(current: World, input: unknown): Promise<ResponderResult> 
   // An alarm fires a minute or more after the errors, long after the agent shipped them; here, ship them now.
   await current.aws.logs.flush();
   const verifySeconds = Number(current.deployment.environment[ENV.verifySeconds]);
-  return current.handler(input, localContext((verifySeconds + 60) * 1000));
+  // As Lambda runs a durable function: one execution, invoked until it ends (test/helpers/durable-backend.ts).
+  return runDurably<ResponderResult>(current.handler, input, () => localContext((verifySeconds + 60) * 1000));
 }
 
 /** What a human would read to see why a case went wrong: the reports, and each command with the end of its output. */
