@@ -21,6 +21,12 @@ export interface Checkpoints {
   wait(name: string, ms: number): Promise<void>;
   /** Runs `fn` over `items`, at most `concurrency` at once, each with checkpoints of its own; results in order. */
   map<T, R>(name: string, items: readonly T[], concurrency: number, fn: (item: T, checkpoints: Checkpoints) => Promise<R>): Promise<R[]>;
+  /**
+   * Hands a fresh callback id to `submit` (which puts it where a person can answer, e.g. Slack buttons), then waits for
+   * the answer sent to that id, at most `timeoutMs`. Durable: the wait bills no compute, and outlives any invocation.
+   * Resolves the answer's text, or undefined when nobody answered in time.
+   */
+  callback(name: string, submit: (callbackId: string) => Promise<void>, timeoutMs: number): Promise<string | undefined>;
 }
 
 /** A step that started and never finished (its invocation was cut off): whether its side effect happened is unknown. */
@@ -31,13 +37,22 @@ export class StepInterrupted extends Error {
   }
 }
 
-/** Checkpoints for one process (local mode, the CLI): steps run as they come, waits sleep. */
-export function inProcess(clock: Pick<Clock, 'sleep'>): Checkpoints {
+/**
+ * Checkpoints for one process (local mode, the CLI): steps run as they come, waits sleep. A callback needs someone
+ * in this process to answer it (`answer`, e.g. a terminal prompt); without one, nobody can, and it times out at once.
+ */
+export function inProcess(clock: Pick<Clock, 'sleep'>, answer?: (callbackId: string, timeoutMs: number) => Promise<string | undefined>): Checkpoints {
+  let callbacks = 0;
   const checkpoints: Checkpoints = {
     step: (_name, fn) => fn(),
     once: (_name, fn) => fn(),
     wait: (_name, ms) => clock.sleep(ms),
     map: (_name, items, concurrency, fn) => mapLimit(items, concurrency, (item) => fn(item, checkpoints)),
+    callback: async (name, submit, timeoutMs) => {
+      const callbackId = `local-${name}-${++callbacks}`;
+      await submit(callbackId);
+      return answer ? answer(callbackId, timeoutMs) : undefined;
+    },
   };
   return checkpoints;
 }

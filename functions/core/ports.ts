@@ -119,6 +119,12 @@ export interface Progress {
 export interface IncidentJournal {
   /** Before `closed`, `report` is a draft: its outcome is `pending`, and renderers show it as in progress. */
   phase(phase: IncidentPhase, report: Report): Promise<void>;
+  /**
+   * Puts a proposal (`report.approval`, not yet answered) in front of the people who may answer it, with the id their
+   * answer must be sent to: Slack buttons in bot mode. Absent when this journal cannot carry an answer back (no
+   * Slack, or a webhook): then approve mode falls back to observe. Must not throw; a failure is the journal's to log.
+   */
+  propose?(report: Report, callbackId: string): Promise<void>;
 }
 
 /** The journal of one incident in a fleet: once `closed`, it also says how its Slack message was delivered. */

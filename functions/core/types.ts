@@ -287,6 +287,36 @@ export interface Evidence {
   readonly appLog: AppLogLine[];
   /** Garbage lines skipped in logs and snapshot. */
   readonly skippedLines: number;
+  /** Set when a person was asked before the action (approve mode) or offered "restart anyway" after an escalation. */
+  readonly approval?: Approval;
+}
+
+/**
+ * What the responder does for a cause: `auto` acts (today's behaviour), `approve` proposes and acts only on a
+ * person's click (Slack) or answer (terminal) before the proposal expires, `observe` reports what it would do.
+ */
+export const MODES = ['auto', 'approve', 'observe'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** Who answered a proposal: a Slack user (id, and name when Slack gave it), or `terminal` for local mode. */
+export interface Person {
+  readonly id: string;
+  readonly name?: string;
+}
+
+/** The audit trail of one proposal: who approved or dismissed it and when, or that it expired unanswered. */
+export interface Approval {
+  /** `approve`: asked before acting; `override`: "restart anyway" offered after an escalation. */
+  readonly kind: 'approve' | 'override';
+  readonly action: 'restart' | 'start';
+  readonly proposedAt: string;
+  readonly expiresAt: string;
+  readonly approvedBy?: Person;
+  readonly approvedAt?: string;
+  readonly dismissedBy?: Person;
+  readonly dismissedAt?: string;
+  /** true when nobody answered before `expiresAt`: nothing was done. */
+  readonly expired?: boolean;
 }
 
 // ---------------------------------------------------------------- decisions and results

@@ -3,7 +3,7 @@
  * a wait a durable wait (the invocation suspends, no compute billed), a map a durable map of child contexts.
  * Step results are JSON round-tripped by the SDK, which the core already expects.
  */
-import { StepError, StepSemantics, type DurableContext } from '@aws/durable-execution-sdk-js';
+import { CallbackTimeoutError, StepError, StepSemantics, type DurableContext } from '@aws/durable-execution-sdk-js';
 import { StepInterrupted, type Checkpoints } from '../core/checkpoints.ts';
 
 /** Our steps report what fails on a host as values; a step that throws is a defect or an outage: not retried blindly. */
@@ -22,6 +22,14 @@ export function durableCheckpoints(context: DurableContext): Checkpoints {
     },
     // Durable waits are whole seconds, at least one.
     wait: (name, ms) => context.wait(name, { seconds: Math.max(1, Math.ceil(ms / 1000)) }),
+    callback: async (name, submit, timeoutMs) => {
+      try {
+        return await context.waitForCallback(name, (callbackId) => submit(callbackId), { timeout: { seconds: Math.max(1, Math.ceil(timeoutMs / 1000)) }, ...NO_RETRY });
+      } catch (error) {
+        if (error instanceof CallbackTimeoutError) return undefined;
+        throw error;
+      }
+    },
     map: async (name, items, concurrency, fn) => {
       const batch = await context.map(name, [...items], (child, item) => fn(item, durableCheckpoints(child)), { maxConcurrency: Math.max(1, concurrency) });
       batch.throwIfError();
