@@ -1,9 +1,12 @@
 /**
  * The benchmarks' measuring helpers: how recovery is read off the probe, the virtual clock, the SSM model's call
- * count, the chart, merging saved runs. No real time is measured or asserted here.
+ * count and on-host verification, the durable checkpoints' charges, the chart, merging saved runs. No real time is
+ * measured or asserted here.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LATENCIES, ModelSsm, RECORDED, noCalls } from './fleet-model.ts';
+import { parseSnapshot, parseVerifyLines } from '../../../functions/core/evidence/index.ts';
+import { ModelCheckpoints } from './durable-model.ts';
+import { BOOTING_PROBE, DEFAULT_LATENCIES, ModelSsm, RECORDED, hostVerifyOutput, noCalls } from './fleet-model.ts';
 import type { RunResult } from './recovery-run.ts';
 import { MergeError, mergeSaved, type SavedRun } from './saved-run.ts';
 import { median, medianAndRange, markdownTable, seededRandom } from './stats.ts';
@@ -108,22 +111,101 @@ describe('VirtualClock', () => {
 
 describe('ModelSsm', () => {
   it('counts SendCommand and the waiter’s GetCommandInvocation polls, then answers with the recorded snapshots', async () => {
-    // Prepare: a 1 s round trip and the adapter's waiter (first poll at once, the next after 2 s).
+    // Prepare: a 1 s round trip and the adapter's waiter (first poll at once, the next after 2 s, then 2–4 s later).
     const clock = new VirtualClock();
     const calls = noCalls();
     const ssm = new ModelSsm(clock, DEFAULT_LATENCIES, calls, 1);
+    const remediate = { app: 'web', action: 'restart' as const, healthUrl: 'http://127.0.0.1/api/health', verifySeconds: '30' };
 
     // Act
     const before = await clock.run(() => ssm.run('i-0123456789abcdef0', 'snapshot', { app: 'web', sections: 'full' }));
-    await clock.run(() => ssm.run('i-0123456789abcdef0', 'remediate', { app: 'web', action: 'restart' }));
+    const restart = await clock.run(() => ssm.run('i-0123456789abcdef0', 'remediate', remediate));
     const after = await clock.run(() => ssm.run('i-0123456789abcdef0', 'snapshot', { app: 'web', sections: 'probe' }));
 
-    // Assess: per run, 1 SendCommand, a poll at once (pending), a poll after 2 s (done), one read of the output.
+    // Assess: a snapshot is 1 SendCommand, a poll at once (pending), one after 2 s (done) and one read of the output;
+    // the restart verifies on the host (3 s in all), so its waiter needs one more poll.
     expect(calls.sendCommand).toBe(3);
-    expect(calls.getCommandInvocation).toBe(9);
-    expect(ssm.callsFor).toEqual({ investigation: 4, remediation: 8 });
+    expect(calls.getCommandInvocation).toBe(10);
+    expect(ssm.roundTrips).toEqual({ investigation: 1, remediate: 1, verification: 1 });
+    expect(ssm.callsFor).toEqual({ investigation: 4, remediate: 5, verification: 4 });
     expect(before.stdout).toBe(RECORDED.crashed);
-    expect(after.stdout).toBe(RECORDED.healthyProbe);
+    expect(parseVerifyLines(restart.stdout).verdict).toBe('recovered');
+    expect(after.stdout.replace(/^taken_at=.*$/m, '')).toBe(RECORDED.healthyProbe.replace(/^taken_at=.*$/m, ''));
+  });
+
+  it('answers a light snapshot taken while the app boots with PM2 online and the probes refused', () => {
+    const snapshot = parseSnapshot(BOOTING_PROBE);
+
+    expect(snapshot.processes.find((process) => process.name === 'web')?.status).toBe('online');
+    expect(snapshot.probes.nginx?.status).toBe(502);
+  });
+});
+
+describe('hostVerifyOutput', () => {
+  it('prints one observation per 250 ms poll from the end of pm2 restart until 3 good answers, as remediate.sh does', () => {
+    // Prepare: the restart begins at 0, pm2 returns at 0.5 s, the app answers from 1.5 s.
+    const start = Date.parse('2026-11-24T00:00:00.000Z');
+
+    // Act
+    const { stdout, endsAt } = hostVerifyOutput('restart', start, start + 1500, start + 30_000);
+    const parsed = parseVerifyLines(stdout);
+
+    // Assess: polls at 0.5, 0.75, 1, 1.25 (refused), then 1.5, 1.75, 2 s (good).
+    expect(parsed.verdict).toBe('recovered');
+    expect(parsed.skipped).toBe(0);
+    expect(parsed.observations.map((observation) => observation.nginx?.status)).toEqual([0, 0, 0, 0, 200, 200, 200]);
+    expect(parsed.observations[4]?.at).toBe('2026-11-24T00:00:01.500Z');
+    expect(endsAt - start).toBe(2000);
+  });
+
+  it('ends at the deadline, undecided, when the app does not answer in time', () => {
+    const start = Date.parse('2026-11-24T00:00:00.000Z');
+
+    const { stdout, endsAt } = hostVerifyOutput('restart', start, start + 60_000, start + 5000);
+    const parsed = parseVerifyLines(stdout);
+
+    expect(parsed.verdict).toBe('deadline');
+    expect(parsed.observations.every((observation) => observation.nginx?.status === 0)).toBe(true);
+    expect(endsAt - start).toBeLessThanOrEqual(5000);
+  });
+});
+
+describe('ModelCheckpoints', () => {
+  it('counts operations and batched checkpoint calls, and a wait alone suspends the invocation for whole seconds', async () => {
+    // Prepare
+    const clock = new VirtualClock(new Date('2026-01-01T00:00:00Z'));
+    const calls = noCalls();
+    const checkpoints = new ModelCheckpoints(clock, 40, calls);
+
+    // Act: a step, then a 250 ms wait with nothing else going on.
+    const value = await clock.run(async () => {
+      const at = await checkpoints.step('now', async () => new Date(clock.nowMs()));
+      await checkpoints.wait('pause', 250);
+      return at;
+    });
+
+    // Assess: the execution, the step and the wait are 3 operations; the step's START and SUCCEED go in one call
+    // (queued on the same turn), the wait's START in another. The wait lasts 1 s and nobody works meanwhile.
+    expect(typeof value).toBe('string');
+    expect(checkpoints.counts).toMatchObject({ operations: 3, steps: 1, waits: 1, updates: 3, calls: 2 });
+    expect(calls.checkpoint).toBe(2);
+    expect(clock.idleStretches.map((stretch) => stretch.to - stretch.from)).toEqual([1000]);
+  });
+
+  it('does not suspend while another branch of a map still works', async () => {
+    const clock = new VirtualClock(new Date('2026-01-01T00:00:00Z'));
+    const checkpoints = new ModelCheckpoints(clock, 40, noCalls());
+
+    await clock.run(() =>
+      checkpoints.map('both', ['wait', 'work'], 2, async (item, own) => {
+        if (item === 'wait') await own.wait('pause', 1000);
+        else await own.step('work', () => clock.sleep(5000));
+      }),
+    );
+
+    // The map and its two items are 3 operations beside the execution, the step and the wait.
+    expect(checkpoints.counts.operations).toBe(6);
+    expect(clock.idleStretches).toEqual([]);
   });
 });
 

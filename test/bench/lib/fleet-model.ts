@@ -5,12 +5,15 @@
  *
  * What each call costs, per the adapters in functions/adapters/aws:
  *   SsmHostRunner.run      1 SendCommand, GetCommandInvocation polls by the SDK waiter (one at once, then backing off
- *                          from minDelay to maxDelay seconds with jitter), then 1 GetCommandInvocation for the output
+ *                          from minDelay to maxDelay seconds with jitter), then 1 GetCommandInvocation for the output.
+ *                          The remediate command restarts the app and verifies on the host (its `@@verify` lines, one
+ *                          observation per 250 ms poll until 3 good answers): one round trip for the action and its proof
  *   CloudWatchLogSource    4 FilterLogEvents in parallel (one per log group, one page each at these sizes)
  *   findAffectedInstances  1 StartQuery, then GetQueryResults every second until the query completes
  *   SnsNotifier            1 Publish per report
  *   DynamoDbStateStore     claimEvent, saveIncident, acquireLock, releaseLock: 1 write each; loadIncident, restarts:
  *                          1 read; recordRestart: 1 read + 1 write
+ * The durable execution's checkpoints are modelled in durable-model.ts.
  */
 import { readFileSync } from 'node:fs';
 import type { SNSClient } from '@aws-sdk/client-sns';
@@ -42,6 +45,10 @@ export interface FleetLatencies {
   /** SsmHostRunner's waiter settings (its defaults: 2 and 10). */
   readonly waiterMinDelaySeconds: number;
   readonly waiterMaxDelaySeconds: number;
+  /** The app's boot: from the start of `pm2 restart` on the host to the first 200 through nginx. */
+  readonly bootMs: number;
+  /** One CheckpointDurableExecution call (the durable SDK sends its checkpoints in batches, one call at a time). */
+  readonly checkpointMs: number;
 }
 
 /** The defaults: a 1 s SSM round trip as the issue asks; the other figures are typical in-region latencies (assumed). */
@@ -53,7 +60,16 @@ export const DEFAULT_LATENCIES: FleetLatencies = {
   dynamoMs: 8,
   waiterMinDelaySeconds: 2,
   waiterMaxDelaySeconds: 10,
+  // The demo app's boot as `npm run bench` measures it (pm2 start → first 200 through nginx: 1.54 s median).
+  bootMs: 1500,
+  checkpointMs: 40,
 };
+
+/** How long the pm2 CLI takes to return from `pm2 restart` (a Node CLI start, ~0.5 s): the on-host polls start then. */
+export const PM2_CLI_MS = 500;
+/** remediate.sh's poll interval while it verifies on the host, and the good answers in a row it waits for. */
+export const HOST_POLL_MS = 250;
+export const HOST_GOOD_ANSWERS = 3;
 
 /** The poll interval of findAffectedInstances (QUERY_POLL_MS in cloudwatch-logs.ts). */
 const INSIGHTS_POLL_MS = 1000;
@@ -68,11 +84,13 @@ export interface ApiCalls {
   snsPublish: number;
   dynamoReads: number;
   dynamoWrites: number;
+  /** Lambda CheckpointDurableExecution: the durable execution's progress. */
+  checkpoint: number;
 }
 
 /** A fresh set of counters. */
 export function noCalls(): ApiCalls {
-  return { sendCommand: 0, getCommandInvocation: 0, startQuery: 0, getQueryResults: 0, filterLogEvents: 0, snsPublish: 0, dynamoReads: 0, dynamoWrites: 0 };
+  return { sendCommand: 0, getCommandInvocation: 0, startQuery: 0, getQueryResults: 0, filterLogEvents: 0, snsPublish: 0, dynamoReads: 0, dynamoWrites: 0, checkpoint: 0 };
 }
 
 function fixture(name: string): string {
@@ -103,11 +121,72 @@ function section(snapshot: string, name: string): string[] {
   return lines.slice(start + 1, end < 0 ? undefined : end).filter((line) => line.trim() !== '');
 }
 
-/** SSM Run Command on a fleet: affected instances show the recorded crash until remediated, then the healthy app. */
+/** What an SSM command is for: the investigation's full snapshot, the remediate (action + on-host verification), a light verification snapshot. */
+export type SsmPurpose = 'investigation' | 'remediate' | 'verification';
+
+/** The app's PM2 record (pid, restart_time) in a recorded snapshot. */
+function recordedApp(snapshot: string): { pid: number; restarts: number } {
+  const [line] = section(snapshot, 'pm2');
+  const list = JSON.parse(line ?? '[]') as { name: string; pid?: number; pm2_env?: { restart_time?: number } }[];
+  const app = list.find((entry) => entry.name === 'web');
+  return { pid: app?.pid ?? 0, restarts: app?.pm2_env?.restart_time ?? 0 };
+}
+
+/**
+ * The app restarted but still booting: the recorded healthy probe snapshot (PM2 says online, as it does before the
+ * server answers), with both probes refused as they are while nothing listens yet.
+ */
+export const BOOTING_PROBE = RECORDED.healthyProbe
+  .replace(/^(url=\S+ )code=\d+ time=\S+ exit=\d+$/gm, '$1code=000 time=0.000100 exit=7')
+  .replace(/^(@@probe nginx\n\S+ )code=000 time=0.000100 exit=7$/m, '$1code=502 time=0.003000 exit=0');
+
+/**
+ * What remediate.sh prints when it verifies on the host (functions/core/evidence/verify-lines.ts, the same format as
+ * test/helpers/fake-fleet.ts verifyOutput): pm2's line, `@@verify`, one JSON observation per poll from the moment
+ * `pm2 restart` (begun at `restartAt`) returns, 250 ms apart, until 3 good answers in a row or `deadlineAt`, then the
+ * result line. The app answers from `servesAt`. Returns the output and when the script ends.
+ */
+export function hostVerifyOutput(action: string, restartAt: number, servesAt: number, deadlineAt: number): { stdout: string; endsAt: number } {
+  // The app as the recorded healthy snapshots show it after the restart: the pid verification will see there too.
+  const { pid, restarts } = recordedApp(RECORDED.healthyProbe);
+  const lines: string[] = [];
+  let good = 0;
+  let at = restartAt + PM2_CLI_MS;
+  for (; ; at += HOST_POLL_MS) {
+    const serves = at >= servesAt;
+    good = serves ? good + 1 : 0;
+    lines.push(
+      JSON.stringify({
+        at: new Date(at).toISOString(),
+        pm2: true,
+        app: { status: 'online', pid, restarts, startedAt: new Date(restartAt + 200).toISOString() },
+        probe: serves ? { status: 200, ms: 4 } : { status: 0, ms: 1, error: 'refused' },
+      }),
+    );
+    if (good >= HOST_GOOD_ANSWERS || at + HOST_POLL_MS > deadlineAt) break;
+  }
+  const verdict = good >= HOST_GOOD_ANSWERS ? 'recovered' : 'deadline';
+  const stdout = [`[PM2] Applying action ${action}ProcessId on app [web](ids: [ 0 ])`, '@@verify', ...lines, `result=ok action=${action} verify=${verdict}`, ''].join('\n');
+  return { stdout, endsAt: at };
+}
+
+/**
+ * SSM Run Command on a fleet: affected instances show the recorded crash until remediated, then the healthy app.
+ * `ssmRoundTripMs` is SSM's own part (delivery to the agent, the result reported back) plus a snapshot's run; the
+ * remediate command adds its script's time on the host: the restart, the app's boot, the polls.
+ */
 export class ModelSsm implements HostRunner {
-  /** SSM API calls (SendCommand + GetCommandInvocation) by purpose: the investigation's full snapshots, or remediation (restart and verification probes). */
-  readonly callsFor = { investigation: 0, remediation: 0 };
-  readonly #remediated = new Set<string>();
+  /** SSM API calls (SendCommand + GetCommandInvocation) by purpose. */
+  readonly callsFor: Record<SsmPurpose, number> = { investigation: 0, remediate: 0, verification: 0 };
+  /** SSM round trips (one SendCommand each) by purpose. */
+  readonly roundTrips: Record<SsmPurpose, number> = { investigation: 0, remediate: 0, verification: 0 };
+  /** Virtual times of every SendCommand and GetCommandInvocation: the request rates the account must allow. */
+  readonly sentAt: number[] = [];
+  readonly polledAt: number[] = [];
+  /** Total virtual time of the runs by purpose, from SendCommand to the output read. */
+  readonly timeFor: Record<SsmPurpose, number> = { investigation: 0, remediate: 0, verification: 0 };
+  /** When each remediated instance's app answers again. */
+  readonly #servesFrom = new Map<string, number>();
   readonly #random: () => number;
 
   constructor(
@@ -120,24 +199,34 @@ export class ModelSsm implements HostRunner {
   }
 
   async run(instanceId: string, script: HostScript, params: HostParams): Promise<HostRunResult> {
-    const purpose = script === 'snapshot' && params.sections !== 'probe' ? 'investigation' : 'remediation';
+    const purpose: SsmPurpose = script === 'remediate' ? 'remediate' : params.sections === 'probe' ? 'verification' : 'investigation';
+    const began = this.clock.nowMs();
     await this.clock.sleep(this.latencies.apiCallMs);
     this.calls.sendCommand++;
     this.callsFor[purpose]++;
-    const doneAt = this.clock.nowMs() + this.latencies.ssmRoundTripMs;
+    this.roundTrips[purpose]++;
+    this.sentAt.push(this.clock.nowMs());
+    // Half of SSM's part to reach the agent, half to report the result; the script runs in between.
+    const startsAt = this.clock.nowMs() + this.latencies.ssmRoundTripMs / 2;
+    const { stdout, endsAt } = this.#execute(instanceId, script, params, startsAt);
+    const doneAt = endsAt + this.latencies.ssmRoundTripMs / 2;
     // waitUntilCommandExecuted: a first poll at once, then backoff with jitter (@smithy's exponentialBackoffWithJitter).
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await this.clock.sleep(this.#waiterDelayMs(attempt));
-      await this.clock.sleep(this.latencies.apiCallMs);
-      this.calls.getCommandInvocation++;
-      this.callsFor[purpose]++;
+      await this.#poll(purpose);
       if (this.clock.nowMs() >= doneAt) break;
     }
     // SsmHostRunner reads the invocation once more for its output.
+    await this.#poll(purpose);
+    this.timeFor[purpose] += this.clock.nowMs() - began;
+    return { ok: true, stdout, stderr: '', status: 'Success' };
+  }
+
+  async #poll(purpose: SsmPurpose): Promise<void> {
     await this.clock.sleep(this.latencies.apiCallMs);
     this.calls.getCommandInvocation++;
     this.callsFor[purpose]++;
-    return { ok: true, stdout: this.#output(instanceId, script, params), stderr: '', status: 'Success' };
+    this.polledAt.push(this.clock.nowMs());
   }
 
   #waiterDelayMs(attempt: number): number {
@@ -149,14 +238,24 @@ export class ModelSsm implements HostRunner {
     return min + this.#random() * (capped - min);
   }
 
-  #output(instanceId: string, script: HostScript, params: HostParams): string {
+  /** What the script prints when it starts on the host at `startsAt`, and when it ends. */
+  #execute(instanceId: string, script: HostScript, params: HostParams, startsAt: number): { stdout: string; endsAt: number } {
+    const action = params.action ?? 'restart';
     if (script === 'remediate') {
-      this.#remediated.add(instanceId);
-      return `result=ok action=${params.action ?? 'restart'}\n`;
+      const servesAt = startsAt + this.latencies.bootMs;
+      this.#servesFrom.set(instanceId, servesAt);
+      const verifySeconds = Number(params.verifySeconds ?? 0);
+      if (!(verifySeconds > 0)) return { stdout: `[PM2] Applying action ${action}ProcessId on app [web](ids: [ 0 ])\nresult=ok action=${action}\n`, endsAt: startsAt + PM2_CLI_MS };
+      return hostVerifyOutput(action, startsAt, servesAt, startsAt + verifySeconds * 1000);
     }
-    const fixed = this.#remediated.has(instanceId);
-    if (params.sections === 'probe') return fixed ? RECORDED.healthyProbe : RECORDED.crashedProbe;
-    return fixed ? RECORDED.healthy : RECORDED.crashed;
+    const servesFrom = this.#servesFrom.get(instanceId);
+    const fixed = servesFrom !== undefined && startsAt >= servesFrom;
+    if (params.sections === 'probe') {
+      // Stamped with the time it is taken: verification reads the observation's time from it.
+      const probe = fixed ? RECORDED.healthyProbe : servesFrom !== undefined ? BOOTING_PROBE : RECORDED.crashedProbe;
+      return { stdout: probe.replace(/^taken_at=.*$/m, `taken_at=${new Date(startsAt).toISOString()}`), endsAt: startsAt };
+    }
+    return { stdout: fixed ? RECORDED.healthy : RECORDED.crashed, endsAt: startsAt };
   }
 }
 

@@ -7,13 +7,24 @@
  *
  * It is only honest when everything the work waits for goes through `sleep` (no real I/O, no real timer): the
  * fleet benchmark's adapters are in-process models, so that holds there.
+ *
+ * A sleep may be marked `durable` (a Lambda durable wait: the invocation suspends and no compute is billed). The
+ * clock records every stretch of virtual time during which nothing but durable sleeps was pending: the stretches a
+ * durable execution spends suspended, between invocations.
  */
 import type { Clock } from '../../../functions/core/ports.ts';
 
 interface Timer {
   readonly due: number;
   readonly order: number;
+  readonly durable: boolean;
   readonly wake: () => void;
+}
+
+/** A stretch of virtual time (epoch ms) during which only durable sleeps were pending. */
+export interface IdleStretch {
+  readonly from: number;
+  readonly to: number;
 }
 
 /** The work waited on something the virtual clock cannot wake (real I/O, a real timer). */
@@ -29,6 +40,7 @@ export class VirtualClock implements Clock {
   #offset: number;
   #order = 0;
   readonly #timers: Timer[] = [];
+  readonly #idle: IdleStretch[] = [];
 
   /** @param start the virtual time at construction (e.g. the time of recorded fixtures) */
   constructor(start: Date = new Date()) {
@@ -43,10 +55,16 @@ export class VirtualClock implements Clock {
     return Date.now() + this.#offset;
   }
 
-  sleep(ms: number): Promise<void> {
+  /** @param options.durable a durable wait: while only such sleeps are pending, the work counts as suspended */
+  sleep(ms: number, options: { durable?: boolean } = {}): Promise<void> {
     return new Promise((resolve) => {
-      this.#timers.push({ due: this.nowMs() + Math.max(0, ms), order: this.#order++, wake: resolve });
+      this.#timers.push({ due: this.nowMs() + Math.max(0, ms), order: this.#order++, durable: options.durable === true, wake: resolve });
     });
+  }
+
+  /** The stretches so far during which nothing but durable sleeps was pending, in time order. */
+  get idleStretches(): readonly IdleStretch[] {
+    return this.#idle;
   }
 
   /** Timers waiting to fire. */
@@ -80,8 +98,13 @@ export class VirtualClock implements Clock {
         continue;
       }
       idleSince = undefined;
-      const lag = next.due - this.nowMs();
-      if (lag > 0) this.#offset += lag;
+      const suspended = next.durable && this.#timers.every((timer) => timer.durable);
+      const from = this.nowMs();
+      const lag = next.due - from;
+      if (lag > 0) {
+        this.#offset += lag;
+        if (suspended) this.#idle.push({ from, to: next.due });
+      }
       next.wake();
     }
     if (outcome.ok) return outcome.value;
