@@ -42,6 +42,8 @@ export interface HostRunResult {
   readonly status: string;
   /** For a human, when not ok: what failed and what to do. Never a raw stack. */
   readonly error?: string;
+  /** true when the script certainly never ran (the command was not sent: throttled, refused): no side effect happened. */
+  readonly notRun?: boolean;
 }
 
 export interface HostRunner {

@@ -287,7 +287,9 @@ async function carryOut(investigation: Investigation, deps: RespondDeps & { chec
       const { run } = issued;
       const error = run.error ?? `remediate ended with ${run.status}`;
       const withOutput = { ...diagnosis, evidence: [...diagnosis.evidence, ...outputEvidence('remediate', run, new Date(issued.endedAt))] };
-      return { diagnosis: withOutput, parts: { action: { ...issuing, error }, outcome: 'escalated', actedMs }, message: `${decision.kind} failed: ${error}` };
+      // A command that never left (throttled, refused) changed nothing: not executed, and no reason to halt a rollout.
+      const action = run.notRun ? { ...issuing, executed: false, error } : { ...issuing, error };
+      return { diagnosis: withOutput, parts: { action, outcome: 'escalated', actedMs }, message: `${decision.kind} ${run.notRun ? 'not sent' : 'failed'}: ${error}` };
     }
 
     // The script's own verification first (one SSM round trip for the action and its proof), then light snapshots.

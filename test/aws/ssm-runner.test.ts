@@ -196,7 +196,7 @@ describe('SsmHostRunner', () => {
     const result = await runner().run(instanceId, 'snapshot', structuredClone(snapshotParams));
 
     // Assess
-    expect(result).toMatchObject({ ok: false, status, stdout: '', stderr: '' });
+    expect(result).toMatchObject({ ok: false, status, stdout: '', stderr: '', notRun: true });
     expect(result.error).toContain(says);
     expect(result.error).not.toContain('123456789012');
     expect(ssm.commandCalls(GetCommandInvocationCommand)).toHaveLength(0);

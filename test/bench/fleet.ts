@@ -114,8 +114,9 @@ function numberOption(name: string, raw: string | undefined, fallback: number, m
 }
 
 /** The responder's configuration, as the stack sets it (parsed by the real parser). */
-function responderConfig(): ResponderConfig {
+function responderConfig(maxWave: number = DEFAULT_MAX_WAVE): ResponderConfig {
   return parseConfig({
+    [ENV.maxWave]: String(maxWave),
     [ENV.appName]: 'web',
     [ENV.pm2User]: 'ubuntu',
     [ENV.ecosystem]: '/srv/web/ecosystem.config.cjs',
@@ -133,28 +134,6 @@ function responderConfig(): ResponderConfig {
     [ENV.verifySeconds]: '120',
     [ENV.tableName]: 'reflex-web',
   });
-}
-
-/**
- * The responder's run with another wave cap. The Lambda has no setting for it (handleEvent passes no
- * FleetOptions.maxWave, so the core's DEFAULT_MAX_WAVE applies): for `--max-wave` other than the default, this is
- * handleEvent's own wiring (functions/responder/run.ts) with the cap added, so that the core's waves can be seen.
- */
-async function respondWithWaveCap(event: unknown, deps: ResponderDeps, maxWave: number): Promise<void> {
-  const { config, clock, logger, store } = deps;
-  const trigger = parseTrigger(event, { alarmName: config.alarmName, maxAgeSeconds: config.windowSeconds, now: clock.now() });
-  if (trigger.kind === 'ignored') throw new FleetModelError(`the alarm was ignored: ${trigger.reason}`);
-  const { appName, healthUrl, upstream, pm2Home, pm2User, ecosystem, nginxConfig, nginxErrorLog } = config;
-  const newJournal = (): Journal => new Journal({ ...(store && { store }), logger, now: () => clock.now() });
-  const result = await respondFleet(trigger, { ...deps, newJournal }, {
-    layout: withoutUndefined({ app: appName, healthUrl, upstream, pm2Home, pm2User, ecosystem, nginxConfig, nginxErrorLog }),
-    windowMs: config.windowSeconds * 1000,
-    verifyMs: config.verifySeconds * 1000,
-    dryRun: config.dryRun,
-    budget: config.budget,
-    maxWave,
-  });
-  if (result.status !== 'handled') throw new FleetModelError(`the alarm was not handled: ${result.status}`);
 }
 
 function instanceId(index: number): string {
@@ -253,7 +232,7 @@ interface RunOptions {
 }
 
 async function runScenario(fleet: number, affected: number, latencies: FleetLatencies, options: RunOptions): Promise<ScenarioResult> {
-  const config = responderConfig();
+  const config = responderConfig(options.maxWave);
   const stackTimeoutMs = (config.verifySeconds + LAMBDA_MARGIN_SECONDS) * 1000;
   // Virtual time starts just after the recorded crash, so the evidence window holds the recorded lines.
   const clock = new VirtualClock(new Date(recordedCrashTime().getTime() + 5000));
@@ -317,7 +296,6 @@ async function runScenario(fleet: number, affected: number, latencies: FleetLate
     },
   };
   await clock.run(async () => {
-    if (options.maxWave !== DEFAULT_MAX_WAVE) return respondWithWaveCap(event, deps, options.maxWave);
     const result = await handleEvent(event, deps);
     if (result.status !== 'handled') throw new FleetModelError(`the alarm was not handled: ${result.status}`);
   });

@@ -140,7 +140,12 @@ function failed(status: string, error: string, stdout = '', stderr = ''): HostRu
   return { ok: false, stdout, stderr, status, error };
 }
 
+/** SendCommand itself failed: the command never reached the instance, so nothing ran there. */
 function sendFailure(error: unknown, script: HostScript, instanceId: string, documentName: string): HostRunResult {
+  return { ...sendFailureOf(error, script, instanceId, documentName), notRun: true };
+}
+
+function sendFailureOf(error: unknown, script: HostScript, instanceId: string, documentName: string): HostRunResult {
   const name = awsErrorName(error);
   if (name === 'InvalidInstanceId') {
     return failed(

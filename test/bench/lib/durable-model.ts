@@ -83,6 +83,14 @@ export class ModelCheckpoints implements Checkpoints {
     return results;
   }
 
+  /** The fleet bench runs in auto mode: nobody is asked, so a callback is never answered. */
+  async callback(_name: string, submit: (callbackId: string) => Promise<void>): Promise<string | undefined> {
+    this.counts.operations++;
+    await this.#checkpoint();
+    await submit('model-callback');
+    return undefined;
+  }
+
   /** Queues one update; resolves once the call that carried it is answered. */
   #checkpoint(): Promise<void> {
     this.counts.updates++;

@@ -262,6 +262,28 @@ describe('respondFleet', () => {
     }
   });
 
+  it('a restart that was never sent (SSM throttled it) is not executed, and does not halt the rollout', async () => {
+    // Prepare: the canary's remediate command is refused before it reaches the host
+    const f = fleet();
+    const host: HostRunner = {
+      run: async (instanceId, script, params) =>
+        instanceId === A && script === 'remediate'
+          ? { ok: false, stdout: '', stderr: '', status: 'ThrottlingException', error: 'SSM throttled the remediate command; nothing ran', notRun: true }
+          : f.host.run(instanceId, script, params),
+    };
+
+    // Act
+    const result = await respondFleet(manual([A, B]), { ...f.deps, host }, OPTIONS);
+
+    // Assess
+    expect(result).toMatchObject({
+      reports: [
+        { instanceId: A, outcome: 'escalated', action: { kind: 'restart', executed: false, error: 'SSM throttled the remediate command; nothing ran' } },
+        { instanceId: B, outcome: 'recovered', action: { kind: 'restart', executed: true } },
+      ],
+    });
+  });
+
   it('an event already claimed does nothing', async () => {
     // Prepare: only claimEvent exists, so any other store call would throw
     const f = fleet();
