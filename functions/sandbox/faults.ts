@@ -118,6 +118,9 @@ export function makeFaults(box: FaultTarget): SandboxFaults {
     },
     hang: async () => {
       await control(box, '/__demo/hang');
+      // The app blocks 20 ms after it answered; on a loaded machine that timer fires late. Until it has, requests
+      // are still served: wait for the app itself to stop answering before counting nginx's 504s.
+      await until('the app to stop answering', 10_000, async () => (await box.request('/api/health', { via: 'app', timeoutMs: 300 })) === 0, 100);
       await gatewayErrors(box, '/', 3);
     },
     oom: async () => {
