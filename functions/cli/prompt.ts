@@ -32,6 +32,7 @@ export function terminalApprover(options: TerminalOptions): TerminalApprover {
   if (input.isTTY !== true) throw new InputError('--approve needs a terminal to ask on (stdin is not a TTY); run without --approve, or with --dry-run', '--approve');
   const now = options.now ?? (() => new Date());
   const { io } = options;
+  let lines: LineReader | undefined;
   return {
     async propose(report) {
       const approval = report.approval;
@@ -40,7 +41,7 @@ export function terminalApprover(options: TerminalOptions): TerminalApprover {
       io.out(`approve? ${what} on ${report.instanceId}: ${report.diagnosis.cause}, ${report.action.reason}`);
       io.out(`answer y to ${approval.action}, anything else to dismiss, before ${approval.expiresAt.slice(11, 19)}Z [y/N]`);
     },
-    answer: (_callbackId, timeoutMs) => readAnswer(input, timeoutMs).then((line) => {
+    answer: (_callbackId, timeoutMs) => (lines ??= new LineReader(input)).next(timeoutMs).then((line) => {
       if (line === undefined) return undefined;
       const decision = /^\s*y(es)?\s*$/i.test(line) ? 'approve' : 'dismiss';
       return answerText({ decision, by: { id: 'terminal', name: options.who }, at: now().toISOString() });
@@ -48,17 +49,38 @@ export function terminalApprover(options: TerminalOptions): TerminalApprover {
   };
 }
 
-/** One line from `input`, or undefined after `timeoutMs`. */
-function readAnswer(input: Readable, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
+/** The lines a person types, one at a time: each `next` takes the next line, or undefined after `timeoutMs`. */
+class LineReader {
+  readonly #lines: string[] = [];
+  #waiting: ((line: string | undefined) => void) | undefined;
+  #closed = false;
+
+  constructor(input: Readable) {
     const lines = createInterface({ input, terminal: false });
-    const timer = setTimeout(() => done(undefined), timeoutMs);
-    function done(line: string | undefined): void {
-      clearTimeout(timer);
-      lines.close();
-      resolve(line);
-    }
-    lines.once('line', done);
-    lines.once('close', () => done(undefined));
-  });
+    lines.on('line', (line) => {
+      const waiting = this.#waiting;
+      this.#waiting = undefined;
+      if (waiting) waiting(line);
+      else this.#lines.push(line);
+    });
+    lines.once('close', () => {
+      this.#closed = true;
+      this.#waiting?.(undefined);
+    });
+  }
+
+  next(timeoutMs: number): Promise<string | undefined> {
+    const buffered = this.#lines.shift();
+    if (buffered !== undefined || this.#closed) return Promise.resolve(buffered);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      this.#waiting = (line) => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+    });
+  }
 }
