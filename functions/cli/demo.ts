@@ -6,12 +6,14 @@
 import { execFile } from 'node:child_process';
 import { access, constants, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { renderStep, renderText } from '../report/text.ts';
 import { exitCodeFor } from '../core/respond.ts';
 import type { Cause, Report } from '../core/types.ts';
 import { NginxMissingError, startSandbox, type Sandbox } from '../sandbox/sandbox.ts';
 import { respondLocally } from './local.ts';
+import { terminalApprover, type TerminalApprover } from './prompt.ts';
 import type { Io } from './io.ts';
 import { loadProfile } from './profile-file.ts';
 import { watch } from './watch.ts';
@@ -27,10 +29,13 @@ interface Scenario {
    * (an app briefly stopped) would raise an alarm of its own.
    */
   readonly quietInjection?: boolean;
+  /** Approve mode: Reflex asks y/N on the terminal first, and the demo types the answer. */
+  readonly approve?: boolean;
 }
 
 const SCENARIOS: readonly Scenario[] = [
   { fault: 'app crashes (exit code 1)', expected: 'process_crashed', inject: (s) => s.faults.crash() },
+  { fault: 'app crashes, approve mode: asked y/N first', expected: 'process_crashed', inject: (s) => s.faults.crash(), approve: true },
   { fault: 'deploy stopped it (pm2 stop)', expected: 'process_stopped', inject: (s) => s.faults.stop() },
   { fault: 'deleted from PM2 (pm2 delete)', expected: 'process_missing', inject: (s) => s.faults.remove() },
   { fault: 'event loop hangs', expected: 'app_hung', inject: (s) => s.faults.hang() },
@@ -55,7 +60,7 @@ const SCENARIOS: readonly Scenario[] = [
 ];
 
 /** The demo's budget: room for the restarts above, then the last crash finds it spent. */
-const DEMO_POLICY = { maxRestartsPerHour: 5, minMinutesBetweenRestarts: 0 };
+const DEMO_POLICY = { maxRestartsPerHour: 6, minMinutesBetweenRestarts: 0 };
 const INCIDENT_TIMEOUT_MS = 90_000;
 
 interface Row {
@@ -96,6 +101,8 @@ export async function runDemo(io: Io): Promise<number> {
 
     const reports: Report[] = [];
     let expecting = false;
+    let approving = false;
+    const approver = demoApprover(io);
     let wake: (() => void) | undefined;
     const progress = { step: (entry: Parameters<typeof renderStep>[0]) => io.out(`  ${renderStep(entry, { color: io.color })}`) };
     const watching = watch({
@@ -107,7 +114,7 @@ export async function runDemo(io: Io): Promise<number> {
         if (!expecting) return false;
         expecting = false;
         io.out(`  alarm: ${count} gateway errors within 60 s`);
-        const report = await respondLocally(profile, { progress, verifyDeadlineMs: 30_000 });
+        const report = await respondLocally(profile, { progress, verifyDeadlineMs: 30_000, ...(approving && { approver }) });
         reports.push(report);
         wake?.();
         return exitCodeFor(report) === 0;
@@ -124,6 +131,7 @@ export async function runDemo(io: Io): Promise<number> {
       const injectedAt = Date.now();
       // The fault's own errors are this scenario's incident, from the first one on.
       expecting = true;
+      approving = scenario.approve === true;
       quiet = scenario.quietInjection === true;
       await scenario.inject(box);
       quiet = false;
@@ -162,6 +170,26 @@ export async function runDemo(io: Io): Promise<number> {
     await box.stop();
     io.out('sandbox stopped: nginx, PM2 and the app, by pid');
   }
+}
+
+/**
+ * The terminal prompt of `--approve`, answered by the demo itself: it shows the question, and a moment later types
+ * `y` into it, as a person at the terminal would. The answer goes through the same path as a real one.
+ */
+function demoApprover(io: Io): TerminalApprover {
+  const input = Object.assign(new PassThrough(), { isTTY: true });
+  const say: Io = { ...io, out: (text) => io.out(`  ${text}`) };
+  const prompt = terminalApprover({ io: say, input, who: 'demo' });
+  return {
+    propose: async (report, callbackId) => {
+      await prompt.propose(report, callbackId);
+      setTimeout(() => {
+        say.out('> y   (typed by the demo)');
+        input.write('y\n');
+      }, 1_500);
+    },
+    answer: (callbackId, timeoutMs) => prompt.answer(callbackId, timeoutMs),
+  };
 }
 
 /** A crash right after a start is a crash loop, rightly: the app runs a while before the next fault. */
@@ -204,7 +232,8 @@ function summaryTable(rows: readonly Row[]): string {
   const body = rows.map((row) => {
     const report = row.report;
     const cause = report ? `${report.diagnosis.cause}${report.diagnosis.cause === row.expected ? ' ✓' : ` ✗ (expected ${row.expected})`}` : 'not detected ✗';
-    const action = report ? `${report.action.kind}${report.action.kind !== 'none' && !report.action.executed ? ' (not run)' : ''}` : '–';
+    const approved = report?.approval?.approvedBy ? `, approved by ${report.approval.approvedBy.name ?? report.approval.approvedBy.id}` : '';
+    const action = report ? `${report.action.kind}${report.action.kind !== 'none' && !report.action.executed ? ' (not run)' : ''}${approved}` : '–';
     return [row.fault, cause, action, report?.outcome ?? '–', seconds(report?.timings.actedMs), seconds(report?.timings.recoveredMs), seconds(row.faultToHealthyMs)];
   });
   const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));

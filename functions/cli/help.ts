@@ -22,23 +22,25 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
     ],
   },
   respond: {
-    usage: 'reflex respond --local <host.json> [--dry-run] [--json] [--report incident.html]',
+    usage: 'reflex respond --local <host.json> [--dry-run] [--approve] [--json] [--report incident.html]',
     summary: 'One incident now: gather evidence, diagnose, act, verify, report.',
     options: [
       ['--local FILE', 'required: the host profile'],
       ['--dry-run', 'do everything except the action'],
+      ['--approve', 'ask y/N on the terminal before each restart or start (and offer "restart anyway" when Reflex refuses); needs a TTY'],
       ['--json', 'print exactly one JSON report on stdout'],
       ['--report FILE', 'also write the incident as a self-contained HTML page'],
     ],
   },
   watch: {
-    usage: 'reflex watch --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]',
+    usage: 'reflex watch --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--approve] [--json]',
     summary: "Follow nginx's access log; open an incident when gateway errors (502/503/504) reach the threshold.",
     options: [
       ['--local FILE', 'required: the host profile'],
       ['--threshold N', 'gateway errors that open an incident (default 5)'],
       ['--window SECONDS', 'the sliding window they are counted over (default 60)'],
       ['--dry-run', 'do everything except the action'],
+      ['--approve', 'ask y/N on the terminal before each restart or start (and offer "restart anyway" when Reflex refuses); needs a TTY'],
       ['--json', 'print each report as one JSON line'],
     ],
   },

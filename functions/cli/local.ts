@@ -14,7 +14,10 @@ import type { Clock, Progress } from '../core/ports.ts';
 import type { HostProfile } from '../core/profile.ts';
 import { targetOf } from '../core/profile.ts';
 import { closedAt } from '../core/incident.ts';
+import { inProcess } from '../core/checkpoints.ts';
+import { approveAll } from '../core/modes.ts';
 import { respond, type RespondDeps } from '../core/respond.ts';
+import type { TerminalApprover } from './prompt.ts';
 import type { Report } from '../core/types.ts';
 import { InputError } from '../core/validate.ts';
 
@@ -29,12 +32,27 @@ export interface LocalWiring {
 /** One incident on this host, as `respond`, `watch` and the demo run it. */
 export async function respondLocally(
   profile: HostProfile,
-  options: { progress?: Progress; dryRun?: boolean; verifyDeadlineMs?: number; env?: NodeJS.ProcessEnv } = {},
+  options: { progress?: Progress; dryRun?: boolean; verifyDeadlineMs?: number; env?: NodeJS.ProcessEnv; approver?: TerminalApprover } = {},
 ): Promise<Report> {
   const { deps, budget, state } = localWiring(profile, options);
   const notBefore = closedAt(await state.loadIncident(profile.instanceId));
-  return respond(targetOf(profile), deps, {
+  const { approver } = options;
+  const policy = profile.policy ?? {};
+  // With a person at the terminal, every restart-fixable cause asks first; the proposal and the answer go through
+  // the same callback the Lambda waits on, answered in this process.
+  const modes = approver ? approveAll(policy.modes) : policy.modes;
+  const journal = deps.journal;
+  const answering: RespondDeps = approver
+    ? {
+        ...deps,
+        checkpoints: inProcess(deps.clock, (callbackId, timeoutMs) => approver.answer(callbackId, timeoutMs)),
+        journal: { phase: (phase, report) => journal?.phase(phase, report) ?? Promise.resolve(), propose: (report, callbackId) => approver.propose(report, callbackId) },
+      }
+    : deps;
+  return respond(targetOf(profile), answering, {
     budget,
+    ...(modes && { modes }),
+    ...(policy.approvalMinutes !== undefined && { approvalMs: policy.approvalMinutes * 60_000 }),
     ...(options.dryRun && { dryRun: true }),
     ...(options.verifyDeadlineMs !== undefined && { verifyDeadlineMs: options.verifyDeadlineMs }),
     ...(notBefore && { notBefore }),
@@ -70,7 +88,10 @@ export function localWiring(profile: HostProfile, options: { progress?: Progress
       journal: new Journal({ store: state, ...(slack && { slack }) }),
       ...(options.progress && { progress: options.progress }),
     },
-    budget: { ...DEFAULT_BUDGET, ...profile.policy },
+    budget: {
+      maxRestartsPerHour: profile.policy?.maxRestartsPerHour ?? DEFAULT_BUDGET.maxRestartsPerHour,
+      minMinutesBetweenRestarts: profile.policy?.minMinutesBetweenRestarts ?? DEFAULT_BUDGET.minMinutesBetweenRestarts,
+    },
     state,
   };
 }

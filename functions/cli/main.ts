@@ -2,8 +2,8 @@
  * `reflex` — the command line. Wiring only: parse arguments, build adapters, call the core, map the result.
  *
  *   reflex init    --local [--app NAME] [--pm2-user NAME] [--nginx-config FILE] [--upstream URL] [--out host.json] [--force]
- *   reflex respond --local <host.json> [--dry-run] [--json] [--report incident.html]
- *   reflex watch   --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--json]
+ *   reflex respond --local <host.json> [--dry-run] [--approve] [--json] [--report incident.html]
+ *   reflex watch   --local <host.json> [--threshold N] [--window SECONDS] [--dry-run] [--approve] [--json]
  *   reflex invoke  <event.json> [--dry-run]
  *   reflex demo
  *   reflex --help | <command> --help | --version
@@ -11,6 +11,7 @@
  * Exit codes: 0 the app serves at the end (or a dry run); 1 it does not, a human must look; 2 bad input.
  */
 import { writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderHtmlReport } from '../report/html-report.ts';
@@ -22,6 +23,7 @@ import { commandHelp, overviewHelp, version } from './help.ts';
 import { processIo, type Io } from './io.ts';
 import { respondLocally } from './local.ts';
 import { loadProfile } from './profile-file.ts';
+import { terminalApprover } from './prompt.ts';
 import { watch } from './watch.ts';
 
 const HELP_FLAGS = new Set(['--help', '-h']);
@@ -83,14 +85,15 @@ function printHelp(command: string | undefined, io: Io): number {
 async function respondCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { local: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, report: { type: 'string' } },
+    options: { local: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, report: { type: 'string' }, approve: { type: 'boolean' } },
     strict: true,
   });
   const profile = await loadProfile(requireLocal(values.local));
+  const approver = values.approve === true ? terminalApprover({ io, who: userInfo().username }) : undefined;
   const htmlPath = values.report === undefined ? undefined : resolve(values.report);
   const json = values.json === true;
   const progress = json ? undefined : { step: (entry: Parameters<typeof renderStep>[0]) => io.out(renderStep(entry, { color: io.color })) };
-  const report = await respondLocally(profile, { ...(progress && { progress }), dryRun: values['dry-run'] === true });
+  const report = await respondLocally(profile, { ...(progress && { progress }), dryRun: values['dry-run'] === true, ...(approver && { approver }) });
   printReport(report, json, io);
   if (htmlPath) {
     // The incident is over whatever happens here: a failed write is said, not turned into a different exit code.
@@ -111,10 +114,13 @@ async function watchCommand(args: string[], io: Io): Promise<number> {
       window: { type: 'string' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
+      approve: { type: 'boolean' },
     },
     strict: true,
   });
   const profile = await loadProfile(requireLocal(values.local));
+  // Checked before watching starts: without a terminal, approve mode refuses to start at all.
+  const approver = values.approve === true ? terminalApprover({ io, who: userInfo().username }) : undefined;
   const threshold = wholeNumber('--threshold', values.threshold, 5);
   const windowSeconds = wholeNumber('--window', values.window, 60);
   const json = values.json === true;
@@ -132,7 +138,7 @@ async function watchCommand(args: string[], io: Io): Promise<number> {
     signal: controller.signal,
     onAlarm: async ({ count }) => {
       if (!json) io.out(`alarm: ${count} gateway errors within ${windowSeconds} s`);
-      const report = await respondLocally(profile, { ...(progress && { progress }), dryRun: values['dry-run'] === true });
+      const report = await respondLocally(profile, { ...(progress && { progress }), dryRun: values['dry-run'] === true, ...(approver && { approver }) });
       printReport(report, json, io);
       lastExit = exitCodeFor(report);
       return lastExit === 0;

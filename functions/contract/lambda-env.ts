@@ -45,6 +45,10 @@ export const ENV = {
   minMinutesBetweenRestarts: 'REFLEX_MIN_MINUTES_BETWEEN_RESTARTS',
   /** The largest wave of a fleet incident: instances restarted at once after the canary and the waves before. */
   maxWave: 'REFLEX_MAX_WAVE',
+  /** Per cause: `process_crashed=approve,app_hung=observe`; a cause not named acts by itself (auto). */
+  modes: 'REFLEX_MODES',
+  /** How long a proposal in Slack waits for a click, minutes. */
+  approvalMinutes: 'REFLEX_APPROVAL_MINUTES',
 } as const;
 
 /** Lambda's hard limit on a function's timeout, seconds. */
@@ -69,6 +73,8 @@ export const WHOLE_NUMBER_SETTINGS = {
   minMinutesBetweenRestarts: { default: 5, min: 0, max: 1440 },
   /** Waves of 1, 2, 4 … up to this many instances at once (SendCommand takes at most 50 instance ids). */
   maxWave: { default: 16, min: 1, max: 50 },
+  /** A proposal expires after this many minutes unanswered (the durable execution waits for the click). */
+  approvalMinutes: { default: 15, min: 1, max: 1440 },
 } as const satisfies Partial<Record<keyof typeof ENV, WholeNumberSetting>>;
 
 /** Names of the detector Lambda's environment variables. Its table is the responder's: counters and claims live beside the locks. */

@@ -24,6 +24,8 @@ export const DEFAULT_BUDGET: RestartBudget = {
 /** A decision, and when an action was wanted but the budget refused it, which limit refused it. */
 export interface PolicyDecision extends Decision {
   readonly refusedBy?: 'budget' | 'spacing';
+  /** What the budget refused: a person may still ask for it ("restart anyway"). */
+  readonly wanted?: 'restart' | 'start';
 }
 
 /** What the policy reads: the diagnosis, its evidence, and Reflex's own restart history for the instance. */
@@ -122,6 +124,7 @@ function applyBudget(wanted: PolicyDecision, { now, restarts, budget }: PolicyIn
     return {
       kind: 'none',
       refusedBy: 'budget',
+      wanted: wanted.kind as 'restart' | 'start',
       reason: `restart budget spent: ${lastHour.length} ${plural} in the last hour${at ? ` (at ${at})` : ''}; ${instead}.`,
     };
   }
@@ -132,6 +135,7 @@ function applyBudget(wanted: PolicyDecision, { now, restarts, budget }: PolicyIn
     return {
       kind: 'none',
       refusedBy: 'spacing',
+      wanted: wanted.kind as 'restart' | 'start',
       reason: `last restart ${ago}; at least ${budget.minMinutesBetweenRestarts} min apart; ${instead}.`,
     };
   }

@@ -4,6 +4,7 @@
  */
 import { WHOLE_NUMBER_SETTINGS } from '../contract/lambda-env.ts';
 import { InputError, PATTERNS, checkPattern, describe } from './validate.ts';
+import { parseModes, type Modes } from './modes.ts';
 import type { RestartBudget } from './policy.ts';
 import { targetAt, type RespondTarget } from './respond.ts';
 
@@ -19,7 +20,12 @@ export interface HostProfile {
   /** undefined: the kernel ring buffer. */
   readonly kernelLog?: string;
   readonly stateFile?: string;
-  readonly policy?: Partial<RestartBudget>;
+  readonly policy?: Partial<RestartBudget> & {
+    /** Per cause: auto, approve (ask on the terminal with `--approve`) or observe. */
+    readonly modes?: Modes;
+    /** How long a proposal waits for an answer, minutes. */
+    readonly approvalMinutes?: number;
+  };
 }
 
 export interface ProfileDefaults {
@@ -45,7 +51,7 @@ const SHAPE: Shape = {
   nginx: { accessLog: 'leaf', errorLog: 'leaf', config: 'leaf' },
   kernelLog: 'leaf',
   stateFile: 'leaf',
-  policy: { maxRestartsPerHour: 'leaf', minMinutesBetweenRestarts: 'leaf' },
+  policy: { maxRestartsPerHour: 'leaf', minMinutesBetweenRestarts: 'leaf', modes: 'leaf', approvalMinutes: 'leaf' },
 };
 
 /**
@@ -92,9 +98,10 @@ function defaultPm2Home(user: string | undefined, defaults: ProfileDefaults): st
   return `${home.replace(/\/+$/, '')}/.pm2`;
 }
 
-function parsePolicy(policy: Record<string, unknown>): Partial<RestartBudget> {
-  const result: { maxRestartsPerHour?: number; minMinutesBetweenRestarts?: number } = {};
-  for (const key of ['maxRestartsPerHour', 'minMinutesBetweenRestarts'] as const) {
+function parsePolicy(policy: Record<string, unknown>): NonNullable<HostProfile['policy']> {
+  const result: { maxRestartsPerHour?: number; minMinutesBetweenRestarts?: number; modes?: Modes; approvalMinutes?: number } = {};
+  if (policy.modes !== undefined) result.modes = parseModes(policy.modes, 'policy.modes');
+  for (const key of ['maxRestartsPerHour', 'minMinutesBetweenRestarts', 'approvalMinutes'] as const) {
     const value = policy[key];
     if (value === undefined) continue;
     // The same ranges as the Lambda's settings: one budget, whichever mode runs it.

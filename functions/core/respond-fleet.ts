@@ -21,7 +21,8 @@ import type {
   Notifier,
   Progress,
 } from './ports.ts';
-import { investigate, remediateAndClose, targetAt, type AppLocation, type Investigation, type RespondDeps } from './respond.ts';
+import type { Modes } from './modes.ts';
+import { investigate, offerOverride, remediateAndClose, targetAt, type AppLocation, type Closed, type Investigation, type RespondDeps } from './respond.ts';
 import type { Trigger } from './trigger.ts';
 import type { Report } from './types.ts';
 
@@ -68,6 +69,10 @@ export interface FleetOptions {
   readonly budget: RestartBudget;
   /** The largest wave (see waveSizes). Default DEFAULT_MAX_WAVE. */
   readonly maxWave?: number;
+  /** Per cause: auto, approve or observe (default auto). */
+  readonly modes?: Modes;
+  /** How long a proposal waits for a click. Default 15 min. */
+  readonly approvalMs?: number;
 }
 
 export type FleetResult =
@@ -109,6 +114,8 @@ export async function respondFleet(trigger: FleetTrigger, deps: FleetDeps, optio
     lookbackMs: options.windowMs,
     budget: options.budget,
     verifyDeadlineMs: options.verifyMs,
+    ...(options.modes && { modes: options.modes }),
+    ...(options.approvalMs !== undefined && { approvalMs: options.approvalMs }),
   };
   // One journal per instance, from its investigation to its report (a replay starts new ones: they carry on from the record).
   const journals = new Map<string, FleetJournal>();
@@ -136,19 +143,22 @@ export async function respondFleet(trigger: FleetTrigger, deps: FleetDeps, optio
   );
   const ownerOf = new Map(owners);
 
-  /** Remediates (or holds back) one instance, reports it on every channel, and gives its claim back. */
-  const finish = async (investigation: Investigation, own: Checkpoints): Promise<{ report: Report; notified: { channel: string; ok: boolean }[] }> => {
-    const { report, slack } = await remediateAndClose(investigation, incidentDeps(own, investigation.target.instanceId), respondOptions);
-    const notified = await own.step('publish', async () => {
-      // Closed: the instance is free for its next incident (a claim not given back expires).
-      const owner = ownerOf.get(report.instanceId);
-      if (owner) await deps.claims?.releaseIncident(report.instanceId, owner).catch((error: unknown) => logger.warn('could not release the claim', { instanceId: report.instanceId, error: String(error) }));
-      return publish(report, deps);
+  /** Reports a closed incident on every channel (the claim is given back first: the instance is free again). */
+  const report = async (closed: Closed, own: Checkpoints, name: string): Promise<Finished['notified']> => {
+    const notified = await own.step(name, async () => {
+      const owner = ownerOf.get(closed.report.instanceId);
+      if (owner) await deps.claims?.releaseIncident(closed.report.instanceId, owner).catch((error: unknown) => logger.warn('could not release the claim', { instanceId: closed.report.instanceId, error: String(error) }));
+      return publish(closed.report, deps);
     });
-    return { report, notified: [...notified, ...(slack ? [{ channel: 'slack', ok: slack.ok }] : [])] };
+    return [...notified, ...(closed.slack ? [{ channel: 'slack', ok: closed.slack.ok }] : [])];
+  };
+  /** Remediates (or holds back) one instance, and reports it. */
+  const finish = async (investigation: Investigation, own: Checkpoints): Promise<Finished> => {
+    const closed = await remediateAndClose(investigation, incidentDeps(own, investigation.target.instanceId), respondOptions);
+    return { investigation, closed, report: closed.report, notified: await report(closed, own, 'publish') };
   };
 
-  const results: { report: Report; notified: { channel: string; ok: boolean }[] }[] = [];
+  const results: Finished[] = [];
   let halted: string | undefined;
   let next = 0;
   for (const [index, size] of waveSizes(investigations.length, options.maxWave ?? DEFAULT_MAX_WAVE).entries()) {
@@ -167,7 +177,23 @@ export async function respondFleet(trigger: FleetTrigger, deps: FleetDeps, optio
       break;
     }
   }
-  return { status: 'handled', reports: results.map(({ report }) => report), notified: results.flatMap(({ notified }) => notified) };
+  // "Restart anyway" for the escalations a person may override, after every wave: waiting for a click never holds
+  // up a rollout. An override that is taken is a second report of the same incident.
+  const offers = results.filter(({ closed }) => closed.overridable !== undefined);
+  const overridden = await checkpoints.map('override', offers, INVESTIGATION_CONCURRENCY, async (offer, own) => {
+    const closed = await offerOverride(offer.investigation, offer.closed, incidentDeps(own, offer.report.instanceId), respondOptions);
+    return closed ? { ...offer, closed, report: closed.report, notified: [...offer.notified, ...(await report(closed, own, 'publish-override'))] } : offer;
+  });
+  const final = results.map((result) => overridden.find((offer) => offer.report.instanceId === result.report.instanceId) ?? result);
+  return { status: 'handled', reports: final.map(({ report: last }) => last), notified: final.flatMap(({ notified }) => notified) };
+}
+
+/** One instance at the end: its investigation, how it closed, its report and where the report went. */
+interface Finished {
+  readonly investigation: Investigation;
+  readonly closed: Closed;
+  readonly report: Report;
+  readonly notified: { channel: string; ok: boolean }[];
 }
 
 /** Who this run responds to: each instance with the claim it gives back at the end (null: none), or why nothing. */

@@ -4,12 +4,14 @@
  */
 import { diagnose } from './diagnosis/index.ts';
 import { buildEvidence, isGatewayError, parseSnapshot, parseUpstreamUrl, parseVerifyLines } from './evidence/index.ts';
-import { DEFAULT_BUDGET, decide, type RestartBudget } from './policy.ts';
+import { parseAnswer } from './approval.ts';
+import { DEFAULT_APPROVAL_MINUTES, modeFor, type Modes } from './modes.ts';
+import { DEFAULT_BUDGET, decide, type PolicyDecision, type RestartBudget } from './policy.ts';
 import { inProcess, StepInterrupted, type Checkpoints } from './checkpoints.ts';
 import type { Clock, CoreLogger, Delivery, FleetJournal, HostParams, HostRunResult, HostRunner, HostScript, IncidentJournal, LogSource, Progress, StateStore } from './ports.ts';
 import { outputTail } from './redact.ts';
 import { buildTimeline } from './timeline.ts';
-import type { ActionResult, Decision, Diagnosis, Evidence, EvidenceLine, HostSnapshot, Outcome, Report, Source, TimelineEntry } from './types.ts';
+import type { ActionResult, Approval, Decision, Diagnosis, Evidence, EvidenceLine, HostSnapshot, Outcome, Person, Report, Source, TimelineEntry } from './types.ts';
 import { observationOf, observe, startVerify, type Observation, type VerifyVerdict } from './verify.ts';
 
 export interface RespondTarget {
@@ -87,6 +89,10 @@ export interface RespondOptions {
   readonly lockTtlMs?: number;
   /** The incident's first gateway error, when the trigger knows it (the detector); otherwise the evidence's first. */
   readonly firstErrorAt?: Date;
+  /** Per cause: act (`auto`, the default), ask a person first (`approve`), or only report (`observe`). */
+  readonly modes?: Modes;
+  /** How long a proposal (approve, or "restart anyway") waits for an answer. Default 15 min. */
+  readonly approvalMs?: number;
 }
 
 const EXIT_OK: ReadonlySet<Outcome> = new Set(['healthy', 'recovered', 'dry_run']);
@@ -119,8 +125,10 @@ export interface Investigation {
  */
 export async function respond(target: RespondTarget, deps: RespondDeps, options: RespondOptions = {}): Promise<Report> {
   const checkpoints = deps.checkpoints ?? inProcess(deps.clock);
-  const investigation = await checkpoints.step('investigate', () => investigate(target, deps, options));
-  return remediate(investigation, { ...deps, checkpoints }, options);
+  const investigation = await checkpoints.step('investigate', () => investigate(target, { ...deps, checkpoints }, options));
+  const closed = await remediateAndClose(investigation, { ...deps, checkpoints }, options);
+  // "Restart anyway": a person who can answer here may override the refusal.
+  return ((await offerOverride(investigation, closed, { ...deps, checkpoints }, options)) ?? closed).report;
 }
 
 /** Gathers evidence (logs and a live snapshot, in parallel), diagnoses, and decides. No side effect. */
@@ -200,18 +208,55 @@ export async function remediateAndClose(
   investigation: Investigation,
   deps: RespondDeps,
   options: RespondOptions = {},
-): Promise<{ report: Report; slack?: Delivery }> {
+  forced?: Forced,
+): Promise<Closed> {
   const checkpoints = deps.checkpoints ?? inProcess(deps.clock);
   const entries = [...investigation.entries];
-  const ending = await carryOut({ ...investigation, entries }, { ...deps, checkpoints }, options);
+  const ending = await carryOut({ ...investigation, entries }, { ...deps, checkpoints }, options, forced);
   return checkpoints.step('close', async () => {
     const last: TimelineEntry[] = [];
     if (ending.message) narrator(last, deps)(ending.message, ending.source);
     const report = reportOf({ ...investigation, entries: [...entries, ...last], diagnosis: ending.diagnosis }, ending.parts, deps.clock.now());
     await deps.journal?.phase('closed', report);
     const slack = deps.journal && 'slackDelivery' in deps.journal ? (deps.journal as FleetJournal).slackDelivery : undefined;
-    return { report, ...(slack && { slack }) };
+    return { report, ...(slack && { slack }), ...(ending.overridable && { overridable: ending.overridable }) };
   });
+}
+
+/** A closed incident: its report, how Slack took it, and the action a person may still ask for ("restart anyway"). */
+export interface Closed {
+  readonly report: Report;
+  readonly slack?: Delivery;
+  readonly overridable?: 'restart' | 'start';
+}
+
+/** An action a person asked for ("restart anyway"): done whatever the mode and the budget say, under the lock. */
+interface Forced {
+  readonly decision: Decision;
+  readonly approval: Approval;
+}
+
+/**
+ * "Restart anyway": offers the action Reflex refused (budget spent, crash loop) to the people who may answer, and
+ * does it on a click, before the offer expires. Returns the new closed incident, or undefined when nobody took the
+ * offer (the message then says dismissed or expired) or nobody can answer here.
+ */
+export async function offerOverride(investigation: Investigation, closed: Closed, deps: RespondDeps, options: RespondOptions = {}): Promise<Closed | undefined> {
+  const journal = deps.journal;
+  if (!closed.overridable || !journal?.propose) return undefined;
+  const checkpoints = deps.checkpoints ?? inProcess(deps.clock);
+  const action = closed.overridable;
+  const reason = closed.report.action.reason;
+  const asked = await askPerson('override', action, closed.report, { ...deps, journal, checkpoints }, options);
+  if (!asked.approved) {
+    await checkpoints.step('override-closed', async () => {
+      await journal.phase('closed', { ...closed.report, approval: asked.approval, timeline: mergeEntries(closed.report.timeline, asked.told) });
+    });
+    return undefined;
+  }
+  const who = personText(asked.approval.approvedBy!);
+  const forced: Forced = { decision: { kind: action, reason: `${action} anyway, approved by ${who} (Reflex had refused: ${reason})` }, approval: asked.approval };
+  return remediateAndClose({ ...investigation, entries: [...investigation.entries, ...asked.told] }, { ...deps, checkpoints }, options, forced);
 }
 
 /** How the action ended: the report's parts, the diagnosis (a crash loop replaces it), the last thing to say. */
@@ -220,21 +265,43 @@ interface Ending {
   readonly diagnosis: Diagnosis;
   readonly message?: string;
   readonly source?: Source;
+  /** The action Reflex refused here that a person may still ask for ("restart anyway"). */
+  readonly overridable?: 'restart' | 'start';
 }
 
 /** The longest remediate.sh verifies on the host: past it, durable waits between light snapshots (no compute billed). */
 export const HOST_VERIFY_MAX_MS = 30_000;
 
-async function carryOut(investigation: Investigation, deps: RespondDeps & { checkpoints: Checkpoints }, options: RespondOptions): Promise<Ending> {
+async function carryOut(investigation: Investigation, deps: RespondDeps & { checkpoints: Checkpoints }, options: RespondOptions, forced?: Forced): Promise<Ending> {
+  // The proposal's audit trail goes into every report from the moment it exists, drafts and the final one alike.
+  const asked: { approval?: Approval } = forced ? { approval: forced.approval } : {};
+  const ending = await act(investigation, deps, options, asked, forced);
+  return asked.approval && !ending.parts.approval ? { ...ending, parts: { ...ending.parts, approval: asked.approval } } : ending;
+}
+
+async function act(
+  investigation: Investigation,
+  deps: RespondDeps & { checkpoints: Checkpoints },
+  options: RespondOptions,
+  asked: { approval?: Approval },
+  forced?: Forced,
+): Promise<Ending> {
   const { clock, host, checkpoints } = deps;
-  const { target, decision, evidence, entries } = investigation;
+  const { target, evidence, entries } = investigation;
+  const decision = forced?.decision ?? investigation.decision;
   const started = Date.parse(investigation.startedAt);
   const diagnosis = investigation.diagnosis;
-  const draft = (parts: ReportParts): Report => reportOf(investigation, parts, clock.now());
+  const draft = (parts: ReportParts): Report => reportOf(investigation, { ...parts, ...(asked.approval && { approval: asked.approval }) }, clock.now());
   const step = <T>(name: string, fn: (say: Say) => Promise<T>): Promise<T> => stepSaying(checkpoints, name, entries, deps, fn);
 
   if (decision.kind === 'none' || !evidence) {
-    return { diagnosis, parts: { action: none(decision.reason), outcome: diagnosis.cause === 'healthy' ? 'healthy' : 'escalated' }, message: `no action: ${decision.reason}` };
+    const overridable = overridableAction(diagnosis, decision);
+    return {
+      diagnosis,
+      parts: { action: none(decision.reason), outcome: diagnosis.cause === 'healthy' ? 'healthy' : 'escalated' },
+      message: `no action: ${decision.reason}`,
+      ...(overridable && { overridable }),
+    };
   }
   if (options.dryRun) {
     return {
@@ -242,6 +309,22 @@ async function carryOut(investigation: Investigation, deps: RespondDeps & { chec
       parts: { action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: 'dry_run' },
       message: `dry run: would ${decision.kind} ${target.app} (${decision.reason})`,
     };
+  }
+  const mode = forced ? 'auto' : modeFor(options.modes, diagnosis.cause);
+  if (mode === 'observe' || (mode === 'approve' && !deps.journal?.propose)) {
+    const why = mode === 'observe' ? 'observe mode' : 'approve mode, but nobody can answer here (it needs a Slack bot token, or a terminal): observing';
+    return {
+      diagnosis,
+      parts: { action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: 'dry_run' },
+      message: `${why}: would ${decision.kind} ${target.app} (${decision.reason})`,
+    };
+  }
+  if (mode === 'approve') {
+    const proposal = draft({ action: { kind: decision.kind, executed: false, reason: decision.reason }, outcome: DRAFT });
+    const answer = await askPerson('approve', decision.kind, proposal, { ...deps, journal: deps.journal!, checkpoints }, options);
+    entries.push(...answer.told);
+    asked.approval = answer.approval;
+    if (!answer.approved) return { diagnosis, parts: { action: none(answer.reason), outcome: 'escalated' } };
   }
 
   const verifyDeadlineMs = options.verifyDeadlineMs ?? 60_000;
@@ -252,11 +335,15 @@ async function carryOut(investigation: Investigation, deps: RespondDeps & { chec
     }
     // The decision read the restart history before the lock: another run may have restarted the app since (a
     // rolling fleet remediates minutes after investigating). Under the lock, the history is current.
-    const current = deps.state ? await decideNow(target, diagnosis, evidence, deps, options) : decision;
-    return { locked: deps.state !== undefined, ...(current.kind === 'none' && { refusal: current.reason }) };
+    // A person's "restart anyway" is the decision: the budget refused already, and that person overrode it.
+    const current = deps.state && !forced ? await decideNow(target, diagnosis, evidence, deps, options) : decision;
+    const overridable = current.kind === 'none' ? overridableAction(diagnosis, current) : undefined;
+    return { locked: deps.state !== undefined, ...(current.kind === 'none' && { refusal: current.reason }), ...(overridable && { overridable }) };
   });
   try {
-    if (lock.refusal !== undefined) return { diagnosis, parts: { action: none(lock.refusal), outcome: 'escalated' }, message: `no action: ${lock.refusal}` };
+    if (lock.refusal !== undefined) {
+      return { diagnosis, parts: { action: none(lock.refusal), outcome: 'escalated' }, message: `no action: ${lock.refusal}`, ...(lock.overridable && { overridable: lock.overridable }) };
+    }
     const issuing: ActionResult = { kind: decision.kind, executed: true, reason: decision.reason };
     const actedAt = await step('record', async (say) => {
       await deps.state?.recordRestart(target.instanceId, clock.now().toISOString());
@@ -342,6 +429,8 @@ async function carryOut(investigation: Investigation, deps: RespondDeps & { chec
         diagnosis: crashLoopAfterRestart(diagnosis, target.app, last, state.reason),
         parts: { action: issuing, outcome: 'escalated', actedMs },
         message: `${target.app} died again right after the ${decision.kind}: crash loop, no further restart`,
+        // Unless a person, having looked, asks for one; not again after that person's own restart.
+        ...(!forced && { overridable: 'restart' as const }),
       };
     }
     const probe = last?.nginx;
@@ -359,6 +448,77 @@ async function carryOut(investigation: Investigation, deps: RespondDeps & { chec
 }
 
 type Say = (message: string, source?: Source) => void;
+
+/** What a person answered to one proposal, as the report records it; `told`: the timeline entries it made. */
+interface Asked {
+  readonly approved: boolean;
+  readonly approval: Approval;
+  readonly reason: string;
+  readonly told: TimelineEntry[];
+}
+
+/**
+ * Puts a proposal in front of a person (the journal's `propose`: Slack buttons, or the terminal) and waits for the
+ * answer, at most the approval time: a durable wait for a callback in Lambda, which bills nothing while it waits.
+ */
+async function askPerson(
+  kind: 'approve' | 'override',
+  action: 'restart' | 'start',
+  report: Report,
+  deps: RespondDeps & { checkpoints: Checkpoints; journal: IncidentJournal },
+  options: RespondOptions,
+): Promise<Asked> {
+  const { checkpoints, clock, journal } = deps;
+  const approvalMs = options.approvalMs ?? DEFAULT_APPROVAL_MINUTES * 60_000;
+  const what = `${action} ${report.app} on ${report.instanceId}`;
+  const told: TimelineEntry[] = [];
+  const proposed = await stepSaying(checkpoints, `${kind}-proposed`, told, deps, async (say) => {
+    const now = clock.now();
+    const expiresAt = new Date(now.getTime() + approvalMs).toISOString();
+    say(kind === 'approve' ? `asking for approval to ${what} (until ${expiresAt.slice(11, 19)}Z)` : `offering to ${what} anyway (until ${expiresAt.slice(11, 19)}Z)`);
+    return { proposedAt: now.toISOString(), expiresAt };
+  });
+  const approval: Approval = { kind, action, ...proposed };
+  const proposal = { ...report, approval, timeline: mergeEntries(report.timeline, told) };
+  const text = await checkpoints.callback(`${kind}-answer`, (callbackId) => journal.propose!(proposal, callbackId), approvalMs);
+  const answer = parseAnswer(text);
+  const result = await stepSaying(checkpoints, `${kind}-answered`, told, deps, async (say): Promise<Omit<Asked, 'told'>> => {
+    if (!answer) {
+      const reason = text === undefined ? `nobody answered before ${proposed.expiresAt}: nothing was done` : 'the answer could not be read: nothing was done';
+      say(reason);
+      return { approved: false, approval: { ...approval, ...(text === undefined && { expired: true }) }, reason };
+    }
+    const who = personText(answer.by);
+    if (answer.decision === 'dismiss') {
+      const reason = `dismissed by ${who}: nothing was done`;
+      say(reason);
+      return { approved: false, approval: { ...approval, dismissedBy: answer.by, dismissedAt: answer.at }, reason };
+    }
+    say(`approved by ${who}: ${what}`);
+    return { approved: true, approval: { ...approval, approvedBy: answer.by, approvedAt: answer.at }, reason: `approved by ${who}` };
+  });
+  return { ...result, told };
+}
+
+/** A person as the timeline names them: `@name` when Slack gave one, else the id (or `terminal`). */
+function personText(person: Person): string {
+  return person.name ? `@${person.name}` : person.id;
+}
+
+/** `timeline` with `more` added in time order. */
+function mergeEntries(timeline: readonly TimelineEntry[], more: readonly TimelineEntry[]): TimelineEntry[] {
+  return [...timeline, ...more].sort((a, b) => a.at.localeCompare(b.at));
+}
+
+/**
+ * What a person may still ask for after Reflex refused to act: the restart the budget refused (budget spent, or too
+ * soon after the last), or a restart of a crash-looping app. Never for causes a restart cannot fix.
+ */
+function overridableAction(diagnosis: Diagnosis, decision: Decision): 'restart' | 'start' | undefined {
+  const refused = decision as PolicyDecision;
+  if (refused.refusedBy && refused.wanted) return refused.wanted;
+  return diagnosis.cause === 'crash_loop' ? 'restart' : undefined;
+}
 
 /**
  * A step whose timeline entries are part of its result: they are shown live the first time, and a replay puts the
@@ -388,6 +548,7 @@ const DRAFT: Outcome = 'pending';
 interface ReportParts {
   readonly action: ActionResult;
   readonly outcome: Outcome;
+  readonly approval?: Approval;
   readonly actedMs?: number;
   readonly recoveredMs?: number;
 }
@@ -413,6 +574,7 @@ function reportOf(investigation: Investigation, parts: ReportParts, now: Date): 
       ...(parts.recoveredMs !== undefined && { recoveredMs: parts.recoveredMs }),
     },
     skippedLines: evidence?.skippedLines ?? 0,
+    ...(parts.approval && { approval: parts.approval }),
   };
 }
 

@@ -287,8 +287,6 @@ export interface Evidence {
   readonly appLog: AppLogLine[];
   /** Garbage lines skipped in logs and snapshot. */
   readonly skippedLines: number;
-  /** Set when a person was asked before the action (approve mode) or offered "restart anyway" after an escalation. */
-  readonly approval?: Approval;
 }
 
 /**
@@ -394,4 +392,6 @@ export interface Report {
     readonly recoveredMs?: number;
   };
   readonly skippedLines: number;
+  /** Set when a person was asked before the action (approve mode) or offered "restart anyway" after an escalation. */
+  readonly approval?: Approval;
 }

@@ -4,7 +4,8 @@
  */
 import { envReader } from '../contract/env-reader.ts';
 import { ENV, WHOLE_NUMBER_SETTINGS } from '../contract/lambda-env.ts';
-import { PATTERNS } from '../core/validate.ts';
+import { parseModesText, type Modes } from '../core/modes.ts';
+import { InputError, PATTERNS } from '../core/validate.ts';
 
 export interface ResponderConfig {
   readonly appName: string;
@@ -27,6 +28,9 @@ export interface ResponderConfig {
   readonly budget: { readonly maxRestartsPerHour: number; readonly minMinutesBetweenRestarts: number };
   /** The largest wave of a fleet incident. */
   readonly maxWave: number;
+  /** Per cause: auto, approve or observe. */
+  readonly modes: Modes;
+  readonly approvalMinutes: number;
 }
 
 export class ConfigError extends Error {
@@ -84,5 +88,17 @@ export function parseConfig(env: Record<string, string | undefined>): ResponderC
       minMinutesBetweenRestarts: integer('minMinutesBetweenRestarts'),
     },
     maxWave: integer('maxWave'),
+    modes: modesOf(env[ENV.modes]),
+    approvalMinutes: integer('approvalMinutes'),
   };
+}
+
+/** REFLEX_MODES, checked like every other variable: a bad cause or mode fails the cold start, naming it. */
+function modesOf(text: string | undefined): Modes {
+  try {
+    return parseModesText(text ?? '', ENV.modes);
+  } catch (error) {
+    if (error instanceof InputError) throw new ConfigError(error.message);
+    throw error;
+  }
 }

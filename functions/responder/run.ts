@@ -64,6 +64,8 @@ export async function handleEvent(event: unknown, deps: ResponderDeps): Promise<
     dryRun: config.dryRun,
     budget: config.budget,
     maxWave: config.maxWave,
+    modes: config.modes,
+    approvalMs: config.approvalMinutes * 60_000,
   });
   if (result.status === 'duplicate') return result;
   return { status: 'handled', incidents: result.reports.map(summarize), notified: result.notified };
