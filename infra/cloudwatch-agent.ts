@@ -19,6 +19,8 @@ export interface ReflexLogGroupNames {
   readonly responder: string;
   /** The detector Lambda's own log group. */
   readonly detector: string;
+  /** The interactivity endpoint's own log group (approve mode's Slack clicks). */
+  readonly interact: string;
 }
 
 /** Explicit names under `/reflex/<appName>/`, so the agent config and the queries can name them. */
@@ -32,6 +34,7 @@ export function logGroupNames(appName: string): ReflexLogGroupNames {
     kernel: `${prefix}/kernel`,
     responder: `${prefix}/responder`,
     detector: `${prefix}/detector`,
+    interact: `${prefix}/interact`,
   };
 }
 

@@ -5,7 +5,7 @@
 import { RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
-import { LAMBDA_MARGIN_SECONDS, WHOLE_NUMBER_SETTINGS } from '../functions/contract/lambda-env.ts';
+import { LAMBDA_MARGIN_SECONDS, SLACK_USER_ID, WHOLE_NUMBER_SETTINGS } from '../functions/contract/lambda-env.ts';
 import { PATTERNS, describe } from '../functions/core/validate.ts';
 import { AGENT_DEFAULTS } from './cloudwatch-agent.ts';
 
@@ -88,6 +88,12 @@ export interface ReflexStackProps extends StackProps {
   readonly executionTimeoutMinutes?: number;
   /** Days Lambda keeps a closed execution's history (its steps, inputs and results) for inspection. 1 to 90. @default 7 */
   readonly executionRetentionDays?: number;
+  /**
+   * Approve mode: the Slack user ids (`U0123ABC`) whose clicks the interactivity endpoint accepts. Context:
+   * `-c approvers=U0123ABC,U0456DEF`. At most 100.
+   * @default - anyone in the Slack channel
+   */
+  readonly approvers?: readonly string[];
 }
 
 /** Every prop with its default applied and checked. Optional paths stay `''`: "the script's default". */
@@ -115,6 +121,7 @@ export interface ResolvedReflexProps {
   readonly removalPolicy: RemovalPolicy;
   readonly executionTimeoutMinutes: number;
   readonly executionRetentionDays: number;
+  readonly approvers: readonly string[];
 }
 
 /** The defaults documented on ReflexStackProps. cdk.json repeats the main ones so users see what to change. */
@@ -210,6 +217,9 @@ export function resolveProps(props: ReflexStackProps = {}): ResolvedReflexProps 
   const executionRetentionDays = integer('executionRetentionDays', props.executionRetentionDays ?? DEFAULTS.executionRetentionDays, 1, 90);
 
   const slackSecretArn = optionalPattern('slackSecretArn', props.slackSecretArn, SECRET_ARN, 'the complete ARN of a Secrets Manager secret (ending in -XXXXXX)');
+  const approvers = [...new Set(props.approvers ?? [])];
+  if (approvers.length > 100) fail('approvers', 'at most 100 Slack user ids', approvers.length);
+  for (const id of approvers) pattern('approvers', id, SLACK_USER_ID, 'Slack user ids (U0123ABC)');
 
   return {
     appName,
@@ -235,6 +245,7 @@ export function resolveProps(props: ReflexStackProps = {}): ResolvedReflexProps 
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     executionTimeoutMinutes,
     executionRetentionDays,
+    approvers,
   };
 }
 
@@ -264,6 +275,7 @@ export const CONTEXT_KEYS = [
   'removalPolicy',
   'executionTimeoutMinutes',
   'executionRetentionDays',
+  'approvers',
   'account',
   'region',
 ] as const;
@@ -300,6 +312,16 @@ export function propsFromContext(scope: IConstruct): ReflexStackProps {
   const tagValue = text('optInTagValue');
   const account = text('account');
   const region = text('region');
+  // `-c approvers=U1,U2` arrives as a string; cdk.json may hold a list.
+  const approverList = raw('approvers');
+  const approvers =
+    approverList === undefined || approverList === null || approverList === ''
+      ? undefined
+      : Array.isArray(approverList) && approverList.every((id) => typeof id === 'string')
+        ? approverList
+        : typeof approverList === 'string'
+          ? approverList.split(',').map((id) => id.trim()).filter((id) => id !== '')
+          : fail('approvers', 'Slack user ids, comma-separated', approverList);
 
   const props: Record<string, unknown> = {
     appName: text('appName'),
@@ -327,6 +349,7 @@ export function propsFromContext(scope: IConstruct): ReflexStackProps {
     maxWave: number('maxWave'),
     executionTimeoutMinutes: number('executionTimeoutMinutes'),
     executionRetentionDays: number('executionRetentionDays'),
+    approvers,
     removalPolicy: removal === undefined ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     // Only an explicit account/region makes the stack environment-specific; otherwise it stays agnostic.
     env: account !== undefined || region !== undefined ? { account, region } : undefined,

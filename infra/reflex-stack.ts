@@ -28,6 +28,7 @@ import { addDashboard } from './dashboard.ts';
 import { LAMBDA_BUNDLING } from './bundling.ts';
 import { addDetector } from './detector.ts';
 import { buildCommandDocument, readHostScript } from './documents.ts';
+import { addInteract, type Interact } from './interact.ts';
 import { acknowledge } from './nag.ts';
 import { resolveProps, type ReflexStackProps, type ResolvedReflexProps } from './props.ts';
 import { grantDurableExecution, grantResponder } from './responder-permissions.ts';
@@ -48,6 +49,8 @@ export class ReflexStack extends Stack {
   readonly responderAlias: lambda.Alias;
   /** Counts gateway errors per instance from the access log's subscription and starts the responder. */
   readonly detector: NodejsFunction;
+  /** Approve mode: Slack's button clicks, through a function URL, to the incident waiting for them (interact.ts). */
+  readonly interact: Interact;
   readonly alarm: cloudwatch.Alarm;
   readonly topic: sns.Topic;
   readonly table: dynamodb.Table;
@@ -70,6 +73,7 @@ export class ReflexStack extends Stack {
     const kernelLogs = logGroup('KernelLogs', names.kernel);
     const responderLogs = logGroup('ResponderLogs', names.responder);
     const detectorLogs = logGroup('DetectorLogs', names.detector);
+    const interactLogs = logGroup('InteractLogs', names.interact);
     const hostLogGroups = [accessLogs, errorLogs, appLogs, pm2Logs, kernelLogs];
 
     // No per-instance dimension: a metric filter dimension must be a `$.field` of the log event, and the instance
@@ -250,6 +254,17 @@ export class ReflexStack extends Stack {
       depsLockFilePath: repoPath('package-lock.json'),
     });
 
+    this.interact = addInteract(this, {
+      appName: settings.appName,
+      logGroup: interactLogs,
+      slackSecret,
+      responder: this.responder,
+      approvers: settings.approvers,
+      entry: repoPath('functions/interact/handler.ts'),
+      projectRoot: repoPath('.'),
+      depsLockFilePath: repoPath('package-lock.json'),
+    });
+
     // The alias, not the function: an unqualified invoke of a durable function is refused.
     const target = new targets.LambdaFunction(this.responderAlias, {
       retryAttempts: 2,
@@ -300,7 +315,10 @@ export class ReflexStack extends Stack {
       description: 'The responder with its alias (function:live), for aws lambda invoke with a file from events/: a durable function is invoked qualified.',
     });
     new CfnOutput(this, 'TopicArn', { value: this.topic.topicArn, description: 'Subscribe email or Amazon Q Developer in chat here.' });
-    new CfnOutput(this, 'SlackSecretArn', { value: slackSecret.secretArn, description: 'Put {"webhookUrl": …} or {"botToken": …, "channel": …} here.' });
+    new CfnOutput(this, 'SlackSecretArn', {
+      value: slackSecret.secretArn,
+      description: 'Put {"webhookUrl": …} or {"botToken": …, "channel": …} here; approve mode adds "signingSecret".',
+    });
     new CfnOutput(this, 'AgentConfigParameter', { value: agentParameter.parameterName });
     new CfnOutput(this, 'AlarmName', { value: alarmName });
     new CfnOutput(this, 'OptInTag', { value: `${settings.optInTag.key}=${settings.optInTag.value}` });
@@ -309,7 +327,7 @@ export class ReflexStack extends Stack {
   /** A secret holding `{}` (Slack off) for the user to fill in. */
   private createSlackSecret(appName: string, removalPolicy: RemovalPolicy): secretsmanager.Secret {
     const secret = new secretsmanager.Secret(this, 'SlackSecret', {
-      description: `Reflex ${appName}: Slack delivery. Put {"webhookUrl": "https://hooks.slack.com/…"} or {"botToken": "xoxb-…", "channel": "C…"}; {} keeps Slack off.`,
+      description: `Reflex ${appName}: Slack delivery. Put {"webhookUrl": "https://hooks.slack.com/…"} or {"botToken": "xoxb-…", "channel": "C…"} (approve mode: and "signingSecret"); {} keeps Slack off.`,
       // An empty JSON object is no secret: the real value is set outside CloudFormation, never in a template.
       secretObjectValue: {},
       removalPolicy,

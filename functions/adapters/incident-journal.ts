@@ -1,6 +1,10 @@
 /**
  * The IncidentJournal of both modes: saves the incident record at each phase (so a run that follows a timed-out
  * one knows what was already done, and which Slack message to update) and keeps Slack up to date.
+ *
+ * Approve mode: with a bot token the journal has `propose`, which puts the proposal's buttons on the incident's
+ * message. A webhook cannot carry an answer back (no buttons reach Reflex through it), so a webhook journal, or one
+ * without Slack, has no `propose`, and the core falls back to observe.
  */
 import { withoutUndefined, type IncidentPhase, type IncidentRecord } from '../core/incident.ts';
 import type { CoreLogger, IncidentJournal, IncidentStore } from '../core/ports.ts';
@@ -20,6 +24,14 @@ export interface JournalOptions {
 }
 
 export class Journal implements IncidentJournal {
+  /**
+   * Present only with a bot token: shows the proposal on the incident's message, waits until Slack has it (the
+   * durable execution suspends once this returns), then saves the incident record with the message reference, so
+   * the run that resumes after the answer updates the same message. Never throws; a failure is logged, and a
+   * proposal nobody can see expires with nothing done.
+   */
+  // `declare`: no field initializer, so without a bot the property is absent, not undefined (`'propose' in journal` is false).
+  declare readonly propose?: (report: Report, callbackId: string) => Promise<void>;
   readonly #options: JournalOptions;
   readonly #now: () => Date;
   #slack: WebhookNotifier | BotNotifier | undefined;
@@ -33,6 +45,7 @@ export class Journal implements IncidentJournal {
   constructor(options: JournalOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
+    if (options.slack?.kind === 'bot') this.propose = (report, callbackId) => this.#propose(report, callbackId);
   }
 
   /** What the last Slack delivery said (after `closed`). */
@@ -41,21 +54,39 @@ export class Journal implements IncidentJournal {
   }
 
   async phase(phase: IncidentPhase, report: Report): Promise<void> {
-    if (!this.#started) {
-      this.#started = true;
-      const previous = await this.#load(report.instanceId);
-      // A run that follows an unfinished one for the same incident carries on its record and Slack message.
-      if (previous?.incidentId === report.incidentId) this.#record = previous;
-    }
+    await this.#begin(report);
     this.#slackPhase(phase, report);
     if (phase === 'closed') this.#last = await this.#pending;
     await this.#save(phase, report);
   }
 
-  /** Slack calls are queued, never awaited here: a slow Slack must not delay the restart. */
-  #slackPhase(phase: IncidentPhase, report: Report): void {
+  /** The first call of a run: a run that follows an unfinished one for the same incident carries on its record and Slack message. */
+  async #begin(report: Report): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const previous = await this.#load(report.instanceId);
+    if (previous?.incidentId === report.incidentId) this.#record = previous;
+  }
+
+  async #propose(report: Report, callbackId: string): Promise<void> {
+    await this.#begin(report);
+    const slack = this.#notifier();
+    if (!(slack instanceof BotNotifier)) return;
+    this.#opened = true;
+    this.#pending = this.#pending
+      .then(() => slack.propose(report, callbackId))
+      .then((delivery) => {
+        if (!delivery.ok) this.#options.logger?.warn('Slack proposal failed: nobody can answer it, and it will expire with nothing done', { error: delivery.error });
+        return delivery;
+      });
+    await this.#pending;
+    // The record keeps its phase; what matters is the message reference, for the run that resumes after the answer.
+    await this.#save(this.#record?.phase ?? 'diagnosing', report);
+  }
+
+  #notifier(): WebhookNotifier | BotNotifier | undefined {
     const config = this.#options.slack;
-    if (!config) return;
+    if (!config) return undefined;
     if (!this.#slack) {
       const message = this.#record?.slack;
       this.#slack =
@@ -63,7 +94,13 @@ export class Journal implements IncidentJournal {
           ? new BotNotifier({ token: config.token, channel: config.channel, ...(message && { message }), ...(this.#options.slackApiUrl && { slackApiUrl: this.#options.slackApiUrl }) })
           : new WebhookNotifier({ url: config.url });
     }
-    const slack = this.#slack;
+    return this.#slack;
+  }
+
+  /** Slack calls are queued, never awaited here: a slow Slack must not delay the restart. */
+  #slackPhase(phase: IncidentPhase, report: Report): void {
+    const slack = this.#notifier();
+    if (!slack) return;
     const first = !this.#opened;
     this.#opened = true;
     const send = (): Promise<SlackDelivery> => {

@@ -104,3 +104,17 @@ export const DETECTOR_SETTINGS = {
   windowSeconds: { default: 60, min: DETECT_BUCKET_SECONDS, max: 3600 },
   claimSeconds: { default: LAMBDA_MAX_TIMEOUT_SECONDS, min: 60, max: LAMBDA_MAX_TIMEOUT_SECONDS },
 } as const satisfies Partial<Record<keyof typeof DETECTOR_ENV, WholeNumberSetting>>;
+
+/**
+ * Names of the interactivity endpoint's environment variables (functions/interact/): the Lambda behind the function
+ * URL that Slack posts approve-mode button clicks to.
+ */
+export const INTERACT_ENV = {
+  /** The Slack secret (the responder's): the endpoint reads `signingSecret` and `channel` from it. */
+  slackSecretArn: ENV.slackSecretArn,
+  /** Comma-separated Slack user ids allowed to answer a proposal (`U0123ABC,U0456DEF`); empty: anyone in the channel. */
+  approvers: 'REFLEX_SLACK_APPROVERS',
+} as const;
+
+/** A Slack user id as Slack writes it in a payload (`U…`, or `W…` on Enterprise Grid). */
+export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,20}$/;

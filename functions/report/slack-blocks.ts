@@ -5,8 +5,10 @@
  * layout. Every piece of report text goes through {@link slackSafe}: special tokens stripped (raw, HTML-escaped and
  * percent-encoded forms), then `&`, `<`, `>` escaped, so no token can survive, then cut to the Slack limits.
  */
+import { ACTION_IDS, APPROVAL_BLOCK_ID, CALLBACK_ID, encodeButtonValue, type Decision } from '../contract/slack-actions.ts';
+import { SLACK_USER_ID } from '../contract/lambda-env.ts';
 import type { IncidentPhase } from '../core/incident.ts';
-import type { Outcome, Report } from '../core/types.ts';
+import type { Approval, Outcome, Person, Report } from '../core/types.ts';
 import { cut, timeOfDay } from './format.ts';
 import { actionLabel, OUTCOME_LABELS, stepLabel, timeToRecover } from './labels.ts';
 import { reportSeries, sparkline } from './sparkline.ts';
@@ -24,6 +26,12 @@ export const SLACK_LIMITS = {
   fallbackChars: 3000,
   /** The one threaded reply with the whole timeline; Slack truncates messages far above this (40,000). */
   timelineChars: 12_000,
+  /** A button's label (https://docs.slack.dev/reference/block-kit/block-elements/button-element). */
+  buttonTextChars: 75,
+  /** A confirmation dialog's title, text, and its two buttons (https://docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object). */
+  confirmTitleChars: 100,
+  confirmTextChars: 300,
+  confirmButtonChars: 30,
 } as const;
 
 export interface PlainText {
@@ -37,11 +45,35 @@ export interface MrkdwnText {
   /** true: Slack does not turn URLs or channel names into links. */
   readonly verbatim?: boolean;
 }
+/** The dialog Slack shows before a button's click is sent. */
+export interface SlackConfirm {
+  readonly title: PlainText;
+  readonly text: PlainText;
+  readonly confirm: PlainText;
+  readonly deny: PlainText;
+  readonly style?: 'primary' | 'danger';
+}
+/** A button of an actions block: its `value` comes back, signed by Slack, in the click's payload. */
+export interface SlackButton {
+  readonly type: 'button';
+  readonly action_id: string;
+  readonly text: PlainText;
+  readonly value: string;
+  readonly style?: 'primary' | 'danger';
+  readonly confirm?: SlackConfirm;
+}
 export type SlackBlock =
   | { readonly type: 'header'; readonly text: PlainText }
   | { readonly type: 'section'; readonly text?: MrkdwnText; readonly fields?: MrkdwnText[] }
   | { readonly type: 'context'; readonly elements: MrkdwnText[] }
+  | { readonly type: 'actions'; readonly block_id: string; readonly elements: SlackButton[] }
   | { readonly type: 'divider' };
+
+/**
+ * A report with approve mode's audit trail. The contract means it to be `Report.approval`; commit 42c3416 declared
+ * the field on `Evidence` instead. This type reads it where it is meant to be, and stays right once Report has it.
+ */
+export type ReportWithApproval = Report & { readonly approval?: Approval };
 
 /** What `chat.postMessage`/`chat.update` and an incoming webhook take. */
 export interface SlackMessage {
@@ -161,11 +193,135 @@ function listSection(title: string, lines: string[], code: boolean): SlackBlock 
 
 /**
  * The incident as one Block Kit message: header (cause + outcome, or the step in progress), fields (instance, app,
- * action, time to recover), summary, evidence lines, advice, gateway errors per minute as a sparkline, and a context
- * line with the incident id. `phase` defaults to `closed` (the final report).
+ * action, time to recover), summary, evidence lines, advice, gateway errors per minute as a sparkline, who approved
+ * or dismissed the action when a person was asked (approve mode), and a context line with the incident id. `phase`
+ * defaults to `closed` (the final report).
  */
-export function incidentBlocks(report: Report, phase: IncidentPhase = 'closed'): SlackMessage {
-  const title = headline(report, phase);
+export function incidentBlocks(report: ReportWithApproval, phase: IncidentPhase = 'closed'): SlackMessage {
+  return message(report, {
+    title: headline(report, phase),
+    action: actionText(report, phase),
+    recovery: recoveryText(report, phase),
+    details: phase !== 'diagnosing',
+    approval: report.approval ? [approvalLine(report.approval)] : [],
+  });
+}
+
+/**
+ * A proposal (approve mode): the incident as far as it is known, what Reflex would do and why, and two buttons,
+ * **Restart web on i-…** and **Dismiss**, whose values carry `callbackId` and the decision; a context line says when
+ * the proposal expires. `kind: 'override'` (an escalated report) offers **Restart web anyway** behind a confirmation.
+ * A callback id that Lambda could not be sent an answer for (local mode's) gets no buttons: the answer is given where
+ * Reflex asked, and the message says so.
+ * @throws RangeError when the report carries no `approval`.
+ */
+export function proposalBlocks(report: ReportWithApproval, callbackId: string): SlackMessage {
+  const approval = report.approval;
+  if (!approval) throw new RangeError('proposalBlocks: the report has no approval to propose');
+  const where = `${report.app} on ${report.instanceId}`;
+  const verb = approval.action;
+  const title =
+    approval.kind === 'override'
+      ? `:rotating_light: ${where}: ${report.diagnosis.cause}, escalated: ${verb} anyway?`
+      : `:raised_hand: ${where}: ${report.diagnosis.cause}, ${verb} awaiting approval`;
+  const reason = cutEscaped(slackSafe(report.action.reason), SLACK_LIMITS.lineChars);
+  const proposal =
+    approval.kind === 'override'
+      ? `*Not done automatically:* ${reason}\nA person may still ${verb} ${slackSafe(report.app)} on ${slackSafe(report.instanceId)}.`
+      : `*Proposed:* ${verb} ${slackSafe(report.app)} on ${slackSafe(report.instanceId)}: ${reason}`;
+  const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: cutEscaped(proposal, SLACK_LIMITS.sectionChars), verbatim: true } }];
+  const expiry = `proposed at ${timeOfDay(approval.proposedAt)} UTC · expires at ${timeOfDay(approval.expiresAt)} UTC: if nobody answers by then, nothing is done`;
+  if (CALLBACK_ID.test(callbackId)) {
+    blocks.push(
+      { type: 'actions', block_id: APPROVAL_BLOCK_ID, elements: [approveButton(report, approval, callbackId), dismissButton(report, approval, callbackId)] },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `Reflex ${expiry}.`, verbatim: true }] },
+    );
+  } else {
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `Answer where Reflex asked (its terminal); ${expiry}.`, verbatim: true }] });
+  }
+  return message(report, {
+    title: headerText(title, SLACK_LIMITS.headerChars),
+    action: approval.kind === 'override' ? `none so far; ${verb} anyway if a person approves` : `${verb} if a person approves`,
+    recovery: 'not recovered',
+    details: true,
+    approval: blocks,
+  });
+}
+
+function buttonText(text: string, max: number = SLACK_LIMITS.buttonTextChars): PlainText {
+  return { type: 'plain_text', text: headerText(text, max), emoji: true };
+}
+
+function buttonValue(report: Report, approval: Approval, callbackId: string, decision: Decision): string {
+  return encodeButtonValue({ decision, callbackId, expiresAt: approval.expiresAt, incidentId: report.incidentId });
+}
+
+function approveButton(report: Report, approval: Approval, callbackId: string): SlackButton {
+  const Verb = approval.action === 'start' ? 'Start' : 'Restart';
+  const text = approval.kind === 'override' ? `${Verb} ${report.app} anyway` : `${Verb} ${report.app} on ${report.instanceId}`;
+  const button: SlackButton = {
+    type: 'button',
+    action_id: ACTION_IDS.approve,
+    text: buttonText(text),
+    value: buttonValue(report, approval, callbackId, 'approve'),
+    style: 'primary',
+  };
+  if (approval.kind !== 'override') return button;
+  // Reflex refused this on its own (a spent budget, a crash loop): one more look before it is done anyway.
+  return {
+    ...button,
+    confirm: {
+      title: buttonText(`${Verb} ${report.app} anyway?`, SLACK_LIMITS.confirmTitleChars),
+      text: buttonText(`Reflex would not: ${report.action.reason}`, SLACK_LIMITS.confirmTextChars),
+      confirm: buttonText(`${Verb} anyway`, SLACK_LIMITS.confirmButtonChars),
+      deny: buttonText('Cancel', SLACK_LIMITS.confirmButtonChars),
+      style: 'danger',
+    },
+  };
+}
+
+function dismissButton(report: Report, approval: Approval, callbackId: string): SlackButton {
+  return { type: 'button', action_id: ACTION_IDS.dismiss, text: buttonText('Dismiss'), value: buttonValue(report, approval, callbackId, 'dismiss') };
+}
+
+/** A Slack user as a mention (`<@U…>`, Slack shows the name); anyone else (local mode's terminal) by name, made safe. */
+export function personText(person: Person): string {
+  if (SLACK_USER_ID.test(person.id)) return `<@${person.id}>`;
+  return slackSafe(person.name ?? person.id);
+}
+
+/** What became of a proposal, in place of its buttons: approved by, dismissed by, expired, or still waiting. */
+export function approvalLine(approval: Approval): SlackBlock {
+  const what = approval.kind === 'override' ? `${approval.action} anyway` : approval.action;
+  let text: string;
+  if (approval.approvedBy) {
+    text = `:white_check_mark: *${capitalized(what)} approved* by ${personText(approval.approvedBy)} at ${timeOfDay(approval.approvedAt ?? '')} UTC`;
+  } else if (approval.dismissedBy) {
+    text = `:no_entry_sign: *Dismissed* by ${personText(approval.dismissedBy)} at ${timeOfDay(approval.dismissedAt ?? '')} UTC: nothing was done`;
+  } else if (approval.expired) {
+    text = `:hourglass: *Expired* at ${timeOfDay(approval.expiresAt)} UTC: nobody answered, nothing was done`;
+  } else {
+    text = `:raised_hand: *${capitalized(what)} awaiting approval* until ${timeOfDay(approval.expiresAt)} UTC`;
+  }
+  return { type: 'section', text: { type: 'mrkdwn', text, verbatim: true } };
+}
+
+function capitalized(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+}
+
+interface MessageParts {
+  readonly title: string;
+  readonly action: string;
+  readonly recovery: string;
+  /** Summary, evidence and advice: not while diagnosing. */
+  readonly details: boolean;
+  /** Approve mode's blocks (a proposal's buttons, or what became of it), after the sparkline. */
+  readonly approval: SlackBlock[];
+}
+
+function message(report: Report, parts: MessageParts): SlackMessage {
+  const { title } = parts;
   const blocks: (SlackBlock | undefined)[] = [
     { type: 'header', text: { type: 'plain_text', text: title, emoji: true } },
     {
@@ -173,12 +329,12 @@ export function incidentBlocks(report: Report, phase: IncidentPhase = 'closed'):
       fields: [
         field('Instance', report.instanceId),
         field('App', report.app),
-        field('Action', actionText(report, phase)),
-        field('Time to recover', recoveryText(report, phase)),
+        field('Action', parts.action),
+        field('Time to recover', parts.recovery),
       ],
     },
   ];
-  if (phase !== 'diagnosing') {
+  if (parts.details) {
     blocks.push(
       {
         type: 'section',
@@ -208,6 +364,7 @@ export function incidentBlocks(report: Report, phase: IncidentPhase = 'closed'):
       },
     });
   }
+  blocks.push(...parts.approval);
   blocks.push({
     type: 'context',
     elements: [
@@ -218,10 +375,12 @@ export function incidentBlocks(report: Report, phase: IncidentPhase = 'closed'):
       },
     ],
   });
-  const present = blocks.filter((block): block is SlackBlock => block !== undefined).slice(0, SLACK_LIMITS.blocks);
-  const summary = phase === 'diagnosing' ? '' : `\n${report.diagnosis.summary}`;
+  const present = blocks.filter((block): block is SlackBlock => block !== undefined);
+  // Over the limit (it never is today), the sections go first: the approval blocks and the incident id stay.
+  const kept = present.length <= SLACK_LIMITS.blocks ? present : [...present.slice(0, SLACK_LIMITS.blocks - parts.approval.length - 1), ...present.slice(-parts.approval.length - 1)];
+  const summary = parts.details ? `\n${report.diagnosis.summary}` : '';
   const text = cutEscaped(slackSafe(`${title.replace(/^:[a-z_]+: /, '')}${summary}`), SLACK_LIMITS.fallbackChars);
-  return { text, blocks: present };
+  return { text, blocks: kept };
 }
 
 /** The whole timeline for the one threaded reply: `hh:mm:ss source message` lines in a code block, UTC. */

@@ -2,9 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ReflexChecks } from '../../infra/nag.ts';
 import { ReflexStack } from '../../infra/reflex-stack.ts';
 
 // cdk-nag 3 is a CDK policy-validation plugin (no more Aspects/Annotations): its report is read directly with
@@ -12,7 +14,7 @@ import { ReflexStack } from '../../infra/reflex-stack.ts';
 const outdir = mkdtempSync(join(tmpdir(), 'reflex-nag-'));
 const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
 const stack = new ReflexStack(app, 'Reflex-nag');
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }), new ReflexChecks(app, { verbose: true }));
 
 afterAll(() => {
   rmSync(outdir, { recursive: true, force: true });
@@ -23,6 +25,20 @@ describe('AwsSolutions checks', () => {
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack);
     expect(report.violations.map((violation) => `${violation.severity} ${violation.ruleName}: ${violation.description}`)).toEqual([]);
     expect(report.success).toBe(true);
+  });
+
+  it('Reflex’s own checks report no error either: the open function URL is acknowledged with its reason', () => {
+    const report = new ReflexChecks(undefined, { verbose: true }).validateScope(stack);
+    expect(report.violations).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('Reflex’s own checks do flag an open function URL nobody explained', () => {
+    const control = new Stack(new App(), 'ControlUrl');
+    const fn = new lambda.Function(control, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    const report = new ReflexChecks(undefined).validateScope(control);
+    expect(report.violations.map((violation) => violation.ruleName)).toEqual(['Reflex-LambdaFunctionUrlAuth']);
   });
 
   it('leave an empty validation report after synth, as `cdk synth` reads it', () => {
@@ -38,7 +54,7 @@ describe('AwsSolutions checks', () => {
     expect(report.violations.map((violation) => violation.ruleName)).toEqual(expect.arrayContaining(['AwsSolutions-SQS3', 'AwsSolutions-SQS4']));
   });
 
-  it('acknowledge only five findings, each with its reason', () => {
+  it('acknowledge only six findings, each with its reason', () => {
     const acknowledged: Record<string, string> = {};
     for (const construct of stack.node.findAll()) {
       for (const entry of construct.node.metadata) {
@@ -48,12 +64,15 @@ describe('AwsSolutions checks', () => {
     const ids = Object.keys(acknowledged).map((id) => id.replace(/^annotation::/i, ''));
     const responder = stack.getLogicalId(stack.responder.node.defaultChild as never);
     expect(ids.sort()).toEqual([
-      // The checkpoint APIs on the responder's own durable executions, every version (`<function ARN>:*`).
+      // The checkpoint APIs on the responder's own durable executions, every version (`<function ARN>:*`); the
+      // interactivity endpoint's callback answers on the same executions.
       `AwsSolutions-IAM5[Resource::<${responder}.Arn>:*]`,
       'AwsSolutions-IAM5[Resource::*]',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
       'AwsSolutions-L1',
       'AwsSolutions-SMG4',
+      // The interactivity endpoint's open function URL: every request must carry Slack's signature instead.
+      'Reflex-LambdaFunctionUrlAuth',
     ].sort());
     for (const reason of Object.values(acknowledged)) expect(reason.length).toBeGreaterThan(60);
   });

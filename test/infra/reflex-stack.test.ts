@@ -90,7 +90,7 @@ describe('ReflexStack logs, metric and alarm', () => {
   it('creates the named log groups with one-month retention, kept on stack deletion', () => {
     const groups = resourcesOf(defaults.template, 'AWS::Logs::LogGroup');
     expect(groups.map((group) => group.Properties.LogGroupName).sort()).toEqual(
-      ['detector', 'kernel', 'nginx-access', 'nginx-error', 'pm2', 'pm2-app', 'responder'].map((name) => `/reflex/web/${name}`),
+      ['detector', 'interact', 'kernel', 'nginx-access', 'nginx-error', 'pm2', 'pm2-app', 'responder'].map((name) => `/reflex/web/${name}`),
     );
     for (const group of groups) {
       expect(group.Properties.RetentionInDays).toBe(30);

@@ -1,12 +1,13 @@
 /**
  * The README's two pictures, from a real incident: a sandbox (real nginx + PM2 + the demo app) serves traffic, the
  * app crashes, users get 502s for a few minutes, then `respond()` handles it. Its report is rendered as the HTML
- * incident report (renderHtmlReport) and as the Slack message (incidentBlocks + timelineText, drawn as static HTML
- * that looks like Slack), and headless Chromium screenshots both:
+ * incident report (renderHtmlReport), as the Slack message (incidentBlocks + timelineText, drawn as static HTML
+ * that looks like Slack), and as the approve-mode proposal the same incident would have made before its restart
+ * (proposalBlocks: the message with its two buttons), and headless Chromium screenshots all three:
  *
  *   npx tsx test/screenshots/capture.ts [--minutes N]   (default 3 minutes of errors before the response)
  *
- * Writes test/screenshots/incident-report.png and test/screenshots/slack-message.png.
+ * Writes test/screenshots/incident-report.png, slack-message.png and slack-approval.png.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -20,7 +21,15 @@ import { targetOf } from '../../functions/core/profile.ts';
 import { escapeHtml, renderHtmlReport } from '../../functions/report/html-report.ts';
 import { renderStep } from '../../functions/report/text.ts';
 import { respond } from '../../functions/core/respond.ts';
-import { incidentBlocks, timelineText, type MrkdwnText, type SlackBlock } from '../../functions/report/slack-blocks.ts';
+import {
+  incidentBlocks,
+  proposalBlocks,
+  timelineText,
+  type MrkdwnText,
+  type ReportWithApproval,
+  type SlackBlock,
+  type SlackButton,
+} from '../../functions/report/slack-blocks.ts';
 import type { Report } from '../../functions/core/types.ts';
 import { startSandbox, type Sandbox } from '../../functions/sandbox/sandbox.ts';
 
@@ -61,6 +70,9 @@ const EMOJI: Record<string, { readonly glyph: string; readonly color: string }> 
   mag: { glyph: '?', color: '#1264a3' },
   arrows_counterclockwise: { glyph: '↻', color: '#1264a3' },
   hourglass_flowing_sand: { glyph: '…', color: '#ecb22e' },
+  hourglass: { glyph: '…', color: '#ecb22e' },
+  raised_hand: { glyph: '✋', color: '#ecb22e' },
+  no_entry_sign: { glyph: '⊘', color: '#e01e5a' },
 };
 
 function emoji(html: string): string {
@@ -108,9 +120,16 @@ function block(item: SlackBlock): string {
     }
     case 'context':
       return `<div class="context">${item.elements.map((element) => `<span>${mrkdwn(element.text)}</span>`).join(' ')}</div>`;
+    case 'actions':
+      return `<div class="actions">${item.elements.map(button).join('')}</div>`;
     case 'divider':
       return '<hr>';
   }
+}
+
+/** A Block Kit button as Slack draws it: green for `primary`, outlined otherwise. */
+function button(item: SlackButton): string {
+  return `<span class="button${item.style ? ` ${item.style}` : ''}">${escapeHtml(item.text.text)}</span>`;
 }
 
 const SLACK_STYLE = `
@@ -127,6 +146,10 @@ body{margin:0;background:#fff;font:15px/1.46668 "Liberation Sans","Helvetica Neu
 code{font:12px/1.5 "DejaVu Sans Mono",monospace;color:#e01e5a;background:#f8f8f8;border:1px solid #e2e2e2;border-radius:3px;padding:1px 3px}
 pre{font:12px/1.5 "DejaVu Sans Mono",monospace;background:#f8f8f8;border:1px solid #e2e2e2;border-radius:4px;padding:8px;margin:4px 0;white-space:pre-wrap;word-break:break-all}
 .emoji{display:inline-flex;align-items:center;justify-content:center;width:20px;height:20px;border-radius:4px;color:#fff;font-size:13px;font-weight:900;vertical-align:-3px}
+.actions{display:flex;gap:8px;margin:10px 0 4px}
+.button{display:inline-block;border:1px solid #bbbabb;border-radius:4px;padding:0 12px;height:28px;line-height:28px;font-size:13px;font-weight:700;color:#1d1c1d;background:#fff}
+.button.primary{background:#007a5a;border-color:#007a5a;color:#fff}
+.button.danger{background:#e01e5a;border-color:#e01e5a;color:#fff}
 .thread{margin:4px 20px 16px 66px;border-left:3px solid #e2e2e2;padding-left:12px}
 .thread .label{color:#1264a3;font-weight:700;font-size:13px;margin-bottom:6px}
 `;
@@ -143,6 +166,46 @@ export function renderSlackMessage(report: Report): string {
 <div class="channel"># incidents</div>
 <div class="message">${author(message.blocks.map(block).join(''))}</div>
 <div class="thread"><div class="label">1 reply (the timeline, in the thread)</div><div class="message" style="padding:0">${author(`<div class="section">${mrkdwn(timelineText(report))}</div>`)}</div></div>
+</body></html>
+`;
+}
+
+/**
+ * The same incident in approve mode, at the moment Reflex asks: diagnosed, the restart decided and not done, the
+ * message showing **Restart web on i-…** and **Dismiss** until the proposal expires 15 minutes later. The callback
+ * id stands for the one Lambda hands out (base64); the picture shows the message, nothing is sent.
+ */
+export function proposalOf(report: Report): ReportWithApproval {
+  const proposedAt = new Date(Date.parse(report.startedAt) + report.timings.diagnosedMs).toISOString();
+  const diagnosed = report.timeline.filter((entry) => entry.at <= proposedAt);
+  return {
+    ...report,
+    finishedAt: proposedAt,
+    outcome: 'pending',
+    action: { kind: report.action.kind, executed: false, reason: report.action.reason },
+    timeline: diagnosed,
+    timings: { ...(report.timings.detectedMs !== undefined && { detectedMs: report.timings.detectedMs }), diagnosedMs: report.timings.diagnosedMs },
+    approval: {
+      kind: 'approve',
+      action: report.action.kind === 'start' ? 'start' : 'restart',
+      proposedAt,
+      expiresAt: new Date(Date.parse(proposedAt) + 15 * 60_000).toISOString(),
+    },
+  };
+}
+
+const PICTURED_CALLBACK_ID = Buffer.from(JSON.stringify({ execution: 'pictured', operation: 'approval' })).toString('base64');
+
+/** The proposal message (approve mode), as Slack shows it before anyone clicks. */
+export function renderSlackProposal(report: Report): string {
+  const proposal = proposalOf(report);
+  const message = proposalBlocks(proposal, PICTURED_CALLBACK_ID);
+  const when = `${proposal.finishedAt.slice(11, 16)} UTC`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Slack proposal</title><style>${SLACK_STYLE}</style></head>
+<body>
+<div class="channel"># incidents</div>
+<div class="message"><div class="avatar">R</div><div class="body"><div><span class="who">Reflex</span><span class="app">APP</span><span class="when">${when}</span></div>${message.blocks.map(block).join('')}</div></div>
 </body></html>
 `;
 }
@@ -189,11 +252,12 @@ async function main(): Promise<void> {
     process.stdout.write(`crashing the app; ${minutes} min of 502s before the response\n`);
     const report = await realIncident(box, minutes);
     process.stdout.write(`incident: ${report.diagnosis.cause} → ${report.outcome}\n`);
-    const pages = { report: join(work, 'incident-report.html'), slack: join(work, 'slack-message.html') };
+    const pages = { report: join(work, 'incident-report.html'), slack: join(work, 'slack-message.html'), approval: join(work, 'slack-approval.html') };
     await writeFile(pages.report, renderHtmlReport(report));
     await writeFile(pages.slack, renderSlackMessage(report));
+    await writeFile(pages.approval, renderSlackProposal(report));
     await writeFile(join(work, 'report.json'), JSON.stringify(report, null, 2));
-    for (const [name, page] of [['incident-report', pages.report], ['slack-message', pages.slack]] as const) {
+    for (const [name, page] of [['incident-report', pages.report], ['slack-message', pages.slack], ['slack-approval', pages.approval]] as const) {
       const png = join(OUT_DIR, `${name}.png`);
       await screenshot(page, png, join(work, `chromium-${name}`));
       process.stdout.write(`wrote ${png} (${(await stat(png)).size} bytes)\n`);

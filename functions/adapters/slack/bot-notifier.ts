@@ -2,6 +2,8 @@
  * Slack through a bot token (`@slack/web-api`): one message per incident, posted when it opens and updated in place
  * as it moves (diagnosing → restarting → verifying → recovered/escalated), then the whole timeline as one threaded
  * reply. The message reference can be stored (IncidentRecord.slack) so a later run updates the same message.
+ * In approve mode the same message carries the proposal's buttons (`propose`), and a later update replaces them
+ * with who answered.
  */
 import {
   LogLevel,
@@ -13,7 +15,7 @@ import {
 } from '@slack/web-api';
 import type { IncidentPhase, SlackMessageRef } from '../../core/incident.ts';
 import type { Notifier } from '../../core/ports.ts';
-import { incidentBlocks, timelineText } from '../../report/slack-blocks.ts';
+import { incidentBlocks, proposalBlocks, timelineText, type SlackMessage } from '../../report/slack-blocks.ts';
 import type { Report } from '../../core/types.ts';
 import {
   DEFAULT_RETRY,
@@ -97,13 +99,32 @@ export class BotNotifier implements Notifier {
     });
   }
 
+  /**
+   * Puts a proposal (approve mode) on the incident's message: the diagnosis, and buttons whose values carry
+   * `callbackId` (`chat.update`; a new post when there is no message yet).
+   */
+  propose(report: Report, callbackId: string): Promise<SlackDelivery> {
+    return this.enqueue(async () => {
+      let message: SlackMessage;
+      try {
+        message = proposalBlocks(report, callbackId);
+      } catch (error) {
+        return { channel: 'slack', ok: false, error: `could not draw the proposal: ${error instanceof Error ? error.message : 'error'}` };
+      }
+      return this.showMessage(message);
+    });
+  }
+
   /** Notifier port: the final report, as {@link close}. */
   async publish(report: Report): Promise<SlackDelivery[]> {
     return [await this.close(report)];
   }
 
-  private async show(report: Report, phase: IncidentPhase): Promise<SlackDelivery> {
-    const { text, blocks } = incidentBlocks(report, phase);
+  private show(report: Report, phase: IncidentPhase): Promise<SlackDelivery> {
+    return this.showMessage(incidentBlocks(report, phase));
+  }
+
+  private async showMessage({ text, blocks }: SlackMessage): Promise<SlackDelivery> {
     const ref = this.ref;
     if (ref !== undefined) {
       return this.call('update the message', () => this.client.chat.update({ channel: ref.channel, ts: ref.ts, text, blocks }));

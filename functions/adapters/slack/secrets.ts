@@ -7,7 +7,16 @@ import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 /** How Reflex talks to Slack: an incoming webhook (two messages), or a bot token (one message updated in place). */
 export type SlackConfig =
   | { readonly kind: 'webhook'; readonly url: string }
-  | { readonly kind: 'bot'; readonly token: string; readonly channel: string };
+  | {
+      readonly kind: 'bot';
+      readonly token: string;
+      readonly channel: string;
+      /**
+       * Slack's signing secret of the app (Basic Information → App Credentials): the interactivity endpoint checks
+       * each button click's signature with it. Only approve mode needs it; a secret, never logged.
+       */
+      readonly signingSecret?: string;
+    };
 
 /** Local environment variable names (the CLI passes their values). */
 export const SLACK_ENV = {
@@ -17,7 +26,8 @@ export const SLACK_ENV = {
 } as const;
 
 /**
- * Where the values come from: the secret string (`{"webhookUrl":…}` or `{"botToken":…,"channel":…}`), or the
+ * Where the values come from: the secret string (`{"webhookUrl":…}` or `{"botToken":…,"channel":…}`, and for
+ * approve mode `"signingSecret"`), or the
  * environment (the caller passes `process.env` or a copy; this module never reads it itself).
  */
 export type SlackConfigSource =
@@ -35,6 +45,8 @@ export class SlackConfigError extends Error {
 const TOKEN = /^xox[bp]-[A-Za-z0-9-]{10,}$/;
 /** A channel id (`C0123…`) or a name (`#incidents`, `incidents`). */
 const CHANNEL = /^#?[A-Za-z0-9._-]{1,80}$/;
+/** Slack's signing secrets are 32 hex characters today; any long token of letters and digits is accepted. */
+const SIGNING_SECRET = /^[A-Za-z0-9]{16,128}$/;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
@@ -49,7 +61,11 @@ export function loadSlackConfig(source: SlackConfigSource): SlackConfig | undefi
     if (values.channel === undefined) throw new SlackConfigError(`${values.names.channel}: required with a bot token`);
     if (!TOKEN.test(values.botToken)) throw new SlackConfigError(`${values.names.botToken}: must be a Slack bot token (xoxb-…)`);
     if (!CHANNEL.test(values.channel)) throw new SlackConfigError(`${values.names.channel}: must be a channel id or name`);
-    return { kind: 'bot', token: values.botToken, channel: values.channel };
+    const { signingSecret } = values;
+    if (signingSecret !== undefined && !SIGNING_SECRET.test(signingSecret)) {
+      throw new SlackConfigError('Slack secret field signingSecret: must be the app\'s signing secret (letters and digits)');
+    }
+    return { kind: 'bot', token: values.botToken, channel: values.channel, ...(signingSecret !== undefined && { signingSecret }) };
   }
   if (values.webhookUrl !== undefined) {
     if (!isWebhookUrl(values.webhookUrl)) {
@@ -58,7 +74,7 @@ export function loadSlackConfig(source: SlackConfigSource): SlackConfig | undefi
     return { kind: 'webhook', url: values.webhookUrl };
   }
   // The stack creates the secret as `{}` for the user to fill: empty means Slack is off. Anything else that
-  // names neither field is a mistake (a typo such as `webhookURL`).
+  // names neither field is a mistake (a typo such as `webhookURL`). A signing secret alone configures nothing.
   if ('secretString' in source && !values.empty) {
     throw new SlackConfigError('Slack secret: must hold "webhookUrl", or "botToken" and "channel"');
   }
@@ -69,6 +85,8 @@ interface Values {
   readonly webhookUrl?: string;
   readonly botToken?: string;
   readonly channel?: string;
+  /** Only in the secret: local mode has no interactivity endpoint. */
+  readonly signingSecret?: string;
   /** The secret is `{}`: nothing configured yet. */
   readonly empty?: boolean;
   /** How each field is called where it came from, for error messages. */
@@ -95,6 +113,7 @@ function fromSecret(secretString: string): Values {
     webhookUrl: text('webhookUrl'),
     botToken: text('botToken'),
     channel: text('channel'),
+    signingSecret: text('signingSecret'),
     empty: Object.keys(record).length === 0,
     names: { webhookUrl: 'Slack secret field webhookUrl', botToken: 'Slack secret field botToken', channel: 'Slack secret field channel' },
   };

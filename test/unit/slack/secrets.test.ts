@@ -5,6 +5,7 @@ import { loadSlackConfig, loadSlackSecret, SlackConfigError } from '../../../fun
 
 const WEBHOOK = 'https://hooks.slack.com/services/T000/B000/verysecretvalue';
 const TOKEN = 'xoxb-1234567890-verysecretvalue';
+const SIGNING_SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 
 describe('loadSlackConfig from the secret', () => {
   it('reads a webhook URL', () => {
@@ -25,6 +26,15 @@ describe('loadSlackConfig from the secret', () => {
     expect(config).toEqual({ kind: 'bot', token: TOKEN, channel: 'C0123ABC' });
   });
 
+  it('reads the signing secret approve mode needs, with a bot token', () => {
+    // Prepare
+    const secretString = JSON.stringify({ botToken: TOKEN, channel: 'C0123ABC', signingSecret: SIGNING_SECRET });
+    // Act
+    const config = loadSlackConfig({ secretString });
+    // Assess
+    expect(config).toEqual({ kind: 'bot', token: TOKEN, channel: 'C0123ABC', signingSecret: SIGNING_SECRET });
+  });
+
   it('treats the empty secret the stack creates ({}) as Slack off', () => {
     expect(loadSlackConfig({ secretString: '{}' })).toBeUndefined();
   });
@@ -36,6 +46,8 @@ describe('loadSlackConfig from the secret', () => {
     ['bad token', JSON.stringify({ botToken: 'verysecretvalue', channel: 'C1' }), 'Slack secret field botToken: must be a Slack bot token (xoxb-…)'],
     ['plain http webhook', JSON.stringify({ webhookUrl: 'http://hooks.slack.com/verysecretvalue' }), 'Slack secret field webhookUrl: must be an https URL'],
     ['number field', JSON.stringify({ webhookUrl: 42 }), 'Slack secret field webhookUrl: must be a string'],
+    ['bad signing secret', JSON.stringify({ botToken: TOKEN, channel: 'C1', signingSecret: 'verysecretvalue with spaces' }), 'Slack secret field signingSecret: must be'],
+    ['signing secret alone', JSON.stringify({ signingSecret: 'verysecretvalue0000' }), 'Slack secret: must hold "webhookUrl", or "botToken" and "channel"'],
   ])('rejects %s with an error naming the field, never the value', (_case, secretString, message) => {
     // Prepare
     const act = () => loadSlackConfig({ secretString });
