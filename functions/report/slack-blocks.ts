@@ -69,11 +69,6 @@ export type SlackBlock =
   | { readonly type: 'actions'; readonly block_id: string; readonly elements: SlackButton[] }
   | { readonly type: 'divider' };
 
-/**
- * A report with approve mode's audit trail. The contract means it to be `Report.approval`; commit 42c3416 declared
- * the field on `Evidence` instead. This type reads it where it is meant to be, and stays right once Report has it.
- */
-export type ReportWithApproval = Report & { readonly approval?: Approval };
 
 /** What `chat.postMessage`/`chat.update` and an incoming webhook take. */
 export interface SlackMessage {
@@ -197,7 +192,7 @@ function listSection(title: string, lines: string[], code: boolean): SlackBlock 
  * or dismissed the action when a person was asked (approve mode), and a context line with the incident id. `phase`
  * defaults to `closed` (the final report).
  */
-export function incidentBlocks(report: ReportWithApproval, phase: IncidentPhase = 'closed'): SlackMessage {
+export function incidentBlocks(report: Report, phase: IncidentPhase = 'closed'): SlackMessage {
   return message(report, {
     title: headline(report, phase),
     action: actionText(report, phase),
@@ -215,7 +210,7 @@ export function incidentBlocks(report: ReportWithApproval, phase: IncidentPhase 
  * Reflex asked, and the message says so.
  * @throws RangeError when the report carries no `approval`.
  */
-export function proposalBlocks(report: ReportWithApproval, callbackId: string): SlackMessage {
+export function proposalBlocks(report: Report, callbackId: string): SlackMessage {
   const approval = report.approval;
   if (!approval) throw new RangeError('proposalBlocks: the report has no approval to propose');
   const where = `${report.app} on ${report.instanceId}`;

@@ -26,7 +26,6 @@ import {
   proposalBlocks,
   timelineText,
   type MrkdwnText,
-  type ReportWithApproval,
   type SlackBlock,
   type SlackButton,
 } from '../../functions/report/slack-blocks.ts';
@@ -175,7 +174,7 @@ export function renderSlackMessage(report: Report): string {
  * message showing **Restart web on i-…** and **Dismiss** until the proposal expires 15 minutes later. The callback
  * id stands for the one Lambda hands out (base64); the picture shows the message, nothing is sent.
  */
-export function proposalOf(report: Report): ReportWithApproval {
+export function proposalOf(report: Report): Report {
   const proposedAt = new Date(Date.parse(report.startedAt) + report.timings.diagnosedMs).toISOString();
   const diagnosed = report.timeline.filter((entry) => entry.at <= proposedAt);
   return {

@@ -17,9 +17,9 @@ import { Journal } from '../../../functions/adapters/incident-journal.ts';
 import { FileStateStore } from '../../../functions/adapters/local/file-state-store.ts';
 import { decodeButtonValue } from '../../../functions/contract/slack-actions.ts';
 import { parseAnswer, type Answer } from '../../../functions/core/approval.ts';
-import type { Approval } from '../../../functions/core/types.ts';
+import type { Approval, Report } from '../../../functions/core/types.ts';
 import { handleInteraction, type HttpRequest, type InteractDeps, type Sent } from '../../../functions/interact/interact.ts';
-import type { ReportWithApproval, SlackBlock, SlackButton } from '../../../functions/report/slack-blocks.ts';
+import type { SlackBlock, SlackButton } from '../../../functions/report/slack-blocks.ts';
 import { durableCheckpoints } from '../../../functions/responder/durable-checkpoints.ts';
 import { reportFixture } from '../../helpers/report.ts';
 import { FakeSlack } from '../../helpers/slack-server.ts';
@@ -61,7 +61,7 @@ function journal(): Journal {
   return new Journal({ store, slack: { kind: 'bot', token: TOKEN, channel: CHANNEL }, slackApiUrl: slack.apiUrl });
 }
 
-function base(): ReportWithApproval {
+function base(): Report {
   return reportFixture({ instanceId: INSTANCE, action: { executed: false }, outcome: 'pending', timings: { diagnosedMs: 3000 } });
 }
 
@@ -76,7 +76,7 @@ function incident(expiresMs: number) {
       const proposedAt = new Date();
       return { kind: 'approve', action: 'restart', proposedAt: proposedAt.toISOString(), expiresAt: new Date(proposedAt.getTime() + expiresMs).toISOString() } satisfies Approval;
     });
-    const proposed: ReportWithApproval = { ...base(), approval: proposal };
+    const proposed: Report = { ...base(), approval: proposal };
     const text = await checkpoints.callback('approval', (callbackId) => journey.propose!(proposed, callbackId), expiresMs);
     const answer = parseAnswer(text) ?? null;
     await checkpoints.step('close', async () => {
@@ -87,7 +87,7 @@ function incident(expiresMs: number) {
             ? { ...proposal, approvedBy: answer.by, approvedAt: answer.at }
             : { ...proposal, dismissedBy: answer.by, dismissedAt: answer.at };
       const done = answer?.decision === 'approve';
-      const closed: ReportWithApproval = {
+      const closed: Report = {
         ...base(),
         approval,
         outcome: done ? 'recovered' : 'escalated',

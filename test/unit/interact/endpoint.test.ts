@@ -19,7 +19,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { localContext } from '../../../functions/cli/invoke.ts';
 import { INTERACT_ENV } from '../../../functions/contract/lambda-env.ts';
 import { parseAnswer } from '../../../functions/core/approval.ts';
-import { proposalBlocks, type ReportWithApproval, type SlackButton } from '../../../functions/report/slack-blocks.ts';
+import type { Report } from '../../../functions/core/types.ts';
+import { proposalBlocks, type SlackButton } from '../../../functions/report/slack-blocks.ts';
 import { reportFixture } from '../../helpers/report.ts';
 
 const lambda = mockClient(LambdaClient);
@@ -98,7 +99,7 @@ async function loadHandler(approvers = 'U0APPROVER,U0OTHER'): Promise<Handler> {
 /** The buttons of a real proposal, expiring `expiresInMs` from now. */
 function buttons(expiresInMs = 15 * 60_000): { approve: SlackButton; dismiss: SlackButton } {
   const now = Date.now();
-  const report: ReportWithApproval = {
+  const report: Report = {
     ...reportFixture({ action: { executed: false }, outcome: 'pending' }),
     approval: { kind: 'approve', action: 'restart', proposedAt: new Date(now - 60_000).toISOString(), expiresAt: new Date(now + expiresInMs).toISOString() },
   };

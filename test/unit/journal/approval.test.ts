@@ -12,8 +12,8 @@ import { Journal } from '../../../functions/adapters/incident-journal.ts';
 import { FileStateStore } from '../../../functions/adapters/local/file-state-store.ts';
 import { ACTION_IDS, decodeButtonValue } from '../../../functions/contract/slack-actions.ts';
 import type { CoreLogger } from '../../../functions/core/ports.ts';
-import type { Approval } from '../../../functions/core/types.ts';
-import type { ReportWithApproval, SlackBlock, SlackButton } from '../../../functions/report/slack-blocks.ts';
+import type { Approval, Report } from '../../../functions/core/types.ts';
+import type { SlackBlock, SlackButton } from '../../../functions/report/slack-blocks.ts';
 import { reportFixture } from '../../helpers/report.ts';
 import { FakeSlack, type SlackRequest } from '../../helpers/slack-server.ts';
 
@@ -24,7 +24,7 @@ const PROPOSED: Approval = { kind: 'approve', action: 'restart', proposedAt: '20
 const ANA = { id: 'U0APPROVER', name: 'ana' };
 
 /** Diagnosed; the restart waits for a person. */
-function draft(approval?: Approval): ReportWithApproval {
+function draft(approval?: Approval): Report {
   const report = reportFixture({
     instanceId: INSTANCE,
     finishedAt: '2026-11-24T10:00:03.000Z',
@@ -37,15 +37,15 @@ function draft(approval?: Approval): ReportWithApproval {
 
 const approved: Approval = { ...PROPOSED, approvedBy: ANA, approvedAt: '2026-11-24T10:02:11.000Z' };
 
-function acting(): ReportWithApproval {
+function acting(): Report {
   return { ...draft(approved), action: { kind: 'restart', executed: true, reason: 'approved by ana' }, timings: { diagnosedMs: 3000, actedMs: 131_000 } };
 }
 
-function recovered(): ReportWithApproval {
+function recovered(): Report {
   return { ...acting(), outcome: 'recovered', finishedAt: '2026-11-24T10:02:50.000Z', timings: { diagnosedMs: 3000, actedMs: 131_000, recoveredMs: 170_000 } };
 }
 
-function notDone(approval: Approval): ReportWithApproval {
+function notDone(approval: Approval): Report {
   return { ...draft(approval), action: { kind: 'none', executed: false, reason: 'nobody approved the restart' }, outcome: 'escalated', finishedAt: '2026-11-24T10:15:03.000Z' };
 }
 

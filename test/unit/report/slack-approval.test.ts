@@ -4,11 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ACTION_IDS, APPROVAL_BLOCK_ID, BUTTON_VALUE_MAX_CHARS, decodeButtonValue } from '../../../functions/contract/slack-actions.ts';
-import type { Approval } from '../../../functions/core/types.ts';
+import type { Approval, Report } from '../../../functions/core/types.ts';
 import {
   incidentBlocks,
   proposalBlocks,
-  type ReportWithApproval,
   type SlackBlock,
   type SlackButton,
 } from '../../../functions/report/slack-blocks.ts';
@@ -20,7 +19,7 @@ const CALLBACK_ID = Buffer.from(JSON.stringify({ executionId: 'a6c1f0e2-5d3b-4c8
 const PROPOSED: Approval = { kind: 'approve', action: 'restart', proposedAt: '2026-11-24T10:00:03.000Z', expiresAt: '2026-11-24T10:15:03.000Z' };
 
 /** Diagnosed, the restart proposed and not done. */
-function draft(approval: Approval = PROPOSED): ReportWithApproval {
+function draft(approval: Approval = PROPOSED): Report {
   return {
     ...reportFixture({ action: { executed: false }, outcome: 'pending', timings: { diagnosedMs: 3000 } }),
     approval,
@@ -86,7 +85,7 @@ describe('proposalBlocks', () => {
 
   it('offers “Restart web anyway” on an escalated report, behind a confirmation that says why Reflex would not', () => {
     // Prepare
-    const report: ReportWithApproval = {
+    const report: Report = {
       ...reportFixture({ action: { kind: 'none', executed: false, reason: 'restart budget spent: 3 restarts in the last hour' }, outcome: 'escalated' }),
       approval: { ...PROPOSED, kind: 'override' },
     };
@@ -139,7 +138,7 @@ describe('incidentBlocks after the answer', () => {
   it('replaces the buttons with who approved and when, then shows the usual outcome', () => {
     // Prepare
     const approval: Approval = { ...PROPOSED, approvedBy: { id: 'U0APPROVER', name: 'ana' }, approvedAt: '2026-11-24T10:02:11.000Z' };
-    const recovered: ReportWithApproval = { ...reportFixture(), approval };
+    const recovered: Report = { ...reportFixture(), approval };
 
     // Act
     const acting = incidentBlocks({ ...draft(approval), action: { kind: 'restart', executed: true, reason: 'approved' } }, 'acting');
@@ -156,7 +155,7 @@ describe('incidentBlocks after the answer', () => {
 
   it('says who dismissed it and that nothing was done', () => {
     // Prepare
-    const report: ReportWithApproval = {
+    const report: Report = {
       ...reportFixture({ action: { kind: 'none', executed: false, reason: 'dismissed' }, outcome: 'escalated' }),
       approval: { ...PROPOSED, dismissedBy: { id: 'U0DISMISS' }, dismissedAt: '2026-11-24T10:01:00.000Z' },
     };
@@ -171,7 +170,7 @@ describe('incidentBlocks after the answer', () => {
 
   it('says when it expired and that nothing was done', () => {
     // Prepare
-    const report: ReportWithApproval = {
+    const report: Report = {
       ...reportFixture({ action: { kind: 'none', executed: false, reason: 'nobody answered' }, outcome: 'escalated' }),
       approval: { ...PROPOSED, expired: true },
     };
@@ -185,7 +184,7 @@ describe('incidentBlocks after the answer', () => {
 
   it('names a person who is not a Slack user (the terminal) as plain, safe text, never as a mention', () => {
     // Prepare
-    const report: ReportWithApproval = { ...reportFixture(), approval: { ...PROPOSED, kind: 'override', approvedBy: { id: 'terminal', name: 'ops <!channel>' }, approvedAt: '2026-11-24T10:02:11.000Z' } };
+    const report: Report = { ...reportFixture(), approval: { ...PROPOSED, kind: 'override', approvedBy: { id: 'terminal', name: 'ops <!channel>' }, approvedAt: '2026-11-24T10:02:11.000Z' } };
 
     // Act
     const all = textOf(incidentBlocks(report).blocks);
