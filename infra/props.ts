@@ -6,7 +6,8 @@ import { RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
 import { LAMBDA_MARGIN_SECONDS, SLACK_USER_ID, WHOLE_NUMBER_SETTINGS } from '../functions/contract/lambda-env.ts';
-import { PATTERNS, describe } from '../functions/core/validate.ts';
+import { parseModes, type Modes } from '../functions/core/modes.ts';
+import { InputError, PATTERNS, describe } from '../functions/core/validate.ts';
 import { AGENT_DEFAULTS } from './cloudwatch-agent.ts';
 
 /** A prop (or context value) is invalid. The message names it. */
@@ -75,6 +76,13 @@ export interface ReflexStackProps extends StackProps {
   /** A fleet incident restarts a canary, then waves of 2, 4, 8 … instances at once, up to this many. At most 50. @default 16 */
   readonly maxWave?: number;
   /**
+   * Per cause: `auto` (act), `approve` (propose in Slack, act on a click; needs a bot token) or `observe` (report
+   * only), e.g. `{ process_crashed: 'approve' }`. A cause not named is `auto`. @default every cause auto
+   */
+  readonly modes?: Modes;
+  /** How long a proposal waits for a click, minutes. @default 15 */
+  readonly approvalMinutes?: number;
+  /**
    * What `cdk destroy` does with the data: the log groups (incident evidence), the state table and a created
    * Slack secret. RETAIN keeps them, so a redeploy with the same appName must delete or import the log groups first.
    * @default RemovalPolicy.RETAIN
@@ -118,6 +126,8 @@ export interface ResolvedReflexProps {
   readonly maxRestartsPerHour: number;
   readonly minMinutesBetweenRestarts: number;
   readonly maxWave: number;
+  readonly modes: Modes;
+  readonly approvalMinutes: number;
   readonly removalPolicy: RemovalPolicy;
   readonly executionTimeoutMinutes: number;
   readonly executionRetentionDays: number;
@@ -143,6 +153,7 @@ export const DEFAULTS = {
   maxRestartsPerHour: WHOLE_NUMBER_SETTINGS.maxRestartsPerHour.default,
   minMinutesBetweenRestarts: WHOLE_NUMBER_SETTINGS.minMinutesBetweenRestarts.default,
   maxWave: WHOLE_NUMBER_SETTINGS.maxWave.default,
+  approvalMinutes: WHOLE_NUMBER_SETTINGS.approvalMinutes.default,
   removalPolicy: 'retain',
   executionTimeoutMinutes: 60,
   executionRetentionDays: 7,
@@ -242,6 +253,8 @@ export function resolveProps(props: ReflexStackProps = {}): ResolvedReflexProps 
     maxRestartsPerHour: setting('maxRestartsPerHour', props.maxRestartsPerHour),
     minMinutesBetweenRestarts: setting('minMinutesBetweenRestarts', props.minMinutesBetweenRestarts),
     maxWave: setting('maxWave', props.maxWave),
+    modes: modesProp(props.modes),
+    approvalMinutes: setting('approvalMinutes', props.approvalMinutes),
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     executionTimeoutMinutes,
     executionRetentionDays,
@@ -272,6 +285,8 @@ export const CONTEXT_KEYS = [
   'maxRestartsPerHour',
   'minMinutesBetweenRestarts',
   'maxWave',
+  'modes',
+  'approvalMinutes',
   'removalPolicy',
   'executionTimeoutMinutes',
   'executionRetentionDays',
@@ -305,6 +320,16 @@ export function propsFromContext(scope: IConstruct): ReflexStackProps {
     if (value === true || value === 'true') return true;
     if (value === false || value === 'false') return false;
     return fail(key, 'true or false', value);
+  };
+  // An object in cdk.json, or JSON text from `-c modes='{"process_crashed":"approve"}'`.
+  const jsonObject = (key: (typeof CONTEXT_KEYS)[number]): unknown => {
+    const value = raw(key);
+    if (typeof value !== 'string') return value ?? undefined;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return fail(key, 'a JSON object', value);
+    }
   };
   const removal = text('removalPolicy');
   if (removal !== undefined && removal !== 'retain' && removal !== 'destroy') fail('removalPolicy', '"retain" or "destroy"', removal);
@@ -347,6 +372,8 @@ export function propsFromContext(scope: IConstruct): ReflexStackProps {
     maxRestartsPerHour: number('maxRestartsPerHour'),
     minMinutesBetweenRestarts: number('minMinutesBetweenRestarts'),
     maxWave: number('maxWave'),
+    modes: jsonObject('modes'),
+    approvalMinutes: number('approvalMinutes'),
     executionTimeoutMinutes: number('executionTimeoutMinutes'),
     executionRetentionDays: number('executionRetentionDays'),
     approvers,
@@ -355,4 +382,15 @@ export function propsFromContext(scope: IConstruct): ReflexStackProps {
     env: account !== undefined || region !== undefined ? { account, region } : undefined,
   };
   return Object.fromEntries(Object.entries(props).filter(([, value]) => value !== undefined)) as ReflexStackProps;
+}
+
+/** The modes prop, checked like the host profile's (functions/core/modes.ts). */
+function modesProp(value: unknown): Modes {
+  if (value === undefined) return {};
+  try {
+    return parseModes(value, 'modes');
+  } catch (error) {
+    if (error instanceof InputError) throw new ReflexPropsError(`ReflexStack: ${error.message}`, error.field);
+    throw error;
+  }
 }

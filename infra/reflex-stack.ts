@@ -28,6 +28,7 @@ import { addDashboard } from './dashboard.ts';
 import { LAMBDA_BUNDLING } from './bundling.ts';
 import { addDetector } from './detector.ts';
 import { buildCommandDocument, readHostScript } from './documents.ts';
+import { modesText } from '../functions/core/modes.ts';
 import { addInteract, type Interact } from './interact.ts';
 import { acknowledge } from './nag.ts';
 import { resolveProps, type ReflexStackProps, type ResolvedReflexProps } from './props.ts';
@@ -192,6 +193,8 @@ export class ReflexStack extends Stack {
       [ENV.maxRestartsPerHour]: String(settings.maxRestartsPerHour),
       [ENV.minMinutesBetweenRestarts]: String(settings.minMinutesBetweenRestarts),
       [ENV.maxWave]: String(settings.maxWave),
+      [ENV.modes]: modesText(settings.modes),
+      [ENV.approvalMinutes]: String(settings.approvalMinutes),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
     };

@@ -118,6 +118,16 @@ describe('propsFromContext', () => {
     expect(propsFromContext(new App({ context: { region: 'eu-west-1' } })).env).toEqual({ region: 'eu-west-1' });
   });
 
+  it('reads modes as an object (cdk.json) or as JSON text (-c), and names a bad cause or mode', () => {
+    const fromText = propsFromContext(new App({ context: { modes: '{"process_crashed":"approve","app_hung":"observe"}', approvalMinutes: '30' } }));
+    expect(fromText).toMatchObject({ modes: { process_crashed: 'approve', app_hung: 'observe' }, approvalMinutes: 30 });
+    expect(resolveProps(fromText)).toMatchObject({ modes: { process_crashed: 'approve', app_hung: 'observe' }, approvalMinutes: 30 });
+    expect(resolveProps({})).toMatchObject({ modes: {}, approvalMinutes: 15, maxWave: 16 });
+    expect(() => resolveProps({ modes: { process_crash: 'approve' } as never })).toThrow(/modes\.process_crash: not a cause/);
+    expect(() => resolveProps({ modes: { process_crashed: 'ask' } as never })).toThrow(/modes\.process_crashed: must be one of auto, approve, observe/);
+    expect(() => propsFromContext(new App({ context: { modes: '{process_crashed' } }))).toThrow(/modes must be a JSON object/);
+  });
+
   it('names the context key of a value it cannot read', () => {
     expect(() => propsFromContext(new App({ context: { threshold: 'five' } }))).toThrow(/threshold must be a number/);
     expect(() => propsFromContext(new App({ context: { dryRun: 'yes' } }))).toThrow(/dryRun must be true or false/);

@@ -179,6 +179,8 @@ describe('ReflexStack responder', () => {
       [ENV.dryRun]: 'false',
       [ENV.verifySeconds]: '120',
       [ENV.maxRestartsPerHour]: '3',
+      [ENV.modes]: '',
+      [ENV.approvalMinutes]: '15',
       [ENV.minMinutesBetweenRestarts]: '5',
       [ENV.snapshotDocument]: { Ref: 'SnapshotDocument' },
       [ENV.remediateDocument]: { Ref: 'RemediateDocument' },

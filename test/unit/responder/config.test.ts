@@ -18,6 +18,18 @@ const env = {
 };
 
 describe('parseConfig', () => {
+  it('reads the modes per cause and the approval time; a bad one fails the cold start naming REFLEX_MODES', () => {
+    expect(parseConfig({ ...env, [ENV.modes]: 'process_crashed=approve, app_hung=observe', [ENV.approvalMinutes]: '30' })).toMatchObject({
+      modes: { process_crashed: 'approve', app_hung: 'observe' },
+      approvalMinutes: 30,
+      maxWave: 16,
+    });
+    expect(parseConfig(env)).toMatchObject({ modes: {}, approvalMinutes: 15 });
+    expect(() => parseConfig({ ...env, [ENV.modes]: 'process_crashed=yes' })).toThrow(/^REFLEX_MODES\.process_crashed: must be one of auto, approve, observe/);
+    expect(() => parseConfig({ ...env, [ENV.modes]: 'process_crashed' })).toThrow(/^REFLEX_MODES: must be cause=mode pairs/);
+    expect(() => parseConfig({ ...env, [ENV.approvalMinutes]: '0' })).toThrow(/REFLEX_APPROVAL_MINUTES/);
+  });
+
   it('reads the environment with defaults', () => {
     const config = parseConfig({ ...env });
 
