@@ -15,6 +15,7 @@ import type { CoreLogger } from '../../../functions/core/ports.ts';
 import type { Approval, Report } from '../../../functions/core/types.ts';
 import type { SlackBlock, SlackButton } from '../../../functions/report/slack-blocks.ts';
 import { reportFixture } from '../../helpers/report.ts';
+import { WarningLogger } from '../../helpers/list-logger.ts';
 import { FakeSlack, type SlackRequest } from '../../helpers/slack-server.ts';
 
 const TOKEN = 'xoxb-1234567890-abcdefghij';
@@ -49,14 +50,6 @@ function notDone(approval: Approval): Report {
   return { ...draft(approval), action: { kind: 'none', executed: false, reason: 'nobody approved the restart' }, outcome: 'escalated', finishedAt: '2026-11-24T10:15:03.000Z' };
 }
 
-class ListLogger implements CoreLogger {
-  readonly lines: string[] = [];
-  debug(): void {}
-  info(): void {}
-  warn(message: string, ...extra: unknown[]): void {
-    this.lines.push(`${message} ${JSON.stringify(extra)}`);
-  }
-}
 
 const slack = new FakeSlack();
 let dir: string;
@@ -197,7 +190,7 @@ describe('Journal.propose with a bot token', () => {
   it('a Slack that refuses the proposal: propose resolves, the failure is logged without the token', async () => {
     // Prepare
     slack.answerAlways({ status: 200, body: { ok: false, error: 'channel_not_found' } });
-    const logger = new ListLogger();
+    const logger = new WarningLogger();
 
     // Act
     await botJournal(logger).propose?.(draft(PROPOSED), CALLBACK_ID);

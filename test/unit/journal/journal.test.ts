@@ -12,6 +12,7 @@ import type { IncidentRecord } from '../../../functions/core/incident.ts';
 import type { CoreLogger, IncidentStore } from '../../../functions/core/ports.ts';
 import type { Report } from '../../../functions/core/types.ts';
 import { reportFixture } from '../../helpers/report.ts';
+import { WarningLogger } from '../../helpers/list-logger.ts';
 import { FakeSlack } from '../../helpers/slack-server.ts';
 
 const TOKEN = 'xoxb-1234567890-abcdefghij';
@@ -49,14 +50,6 @@ function closed(): Report {
 
 // ---------------------------------------------------------------- wiring
 
-class ListLogger implements CoreLogger {
-  readonly lines: string[] = [];
-  debug(): void {}
-  info(): void {}
-  warn(message: string, ...extra: unknown[]): void {
-    this.lines.push(`${message} ${JSON.stringify(extra)}`);
-  }
-}
 
 const slack = new FakeSlack();
 let dir: string;
@@ -284,7 +277,7 @@ describe('Journal: failures never throw', () => {
   it('Slack refuses every call: each phase resolves, the record is saved, the failure is logged without the token', async () => {
     // Prepare
     slack.answerAlways({ status: 200, body: { ok: false, error: 'not_in_channel' } });
-    const logger = new ListLogger();
+    const logger = new WarningLogger();
     const journal = botJournal(logger);
 
     // Act
@@ -302,7 +295,7 @@ describe('Journal: failures never throw', () => {
   it('the webhook answers 404: each phase resolves; the webhook URL is not logged', async () => {
     // Prepare
     slack.answerAlways({ status: 404, body: 'no_service' });
-    const logger = new ListLogger();
+    const logger = new WarningLogger();
     const journal = new Journal({ store, slack: { kind: 'webhook', url: slack.webhookUrl }, logger, now: () => new Date(now) });
 
     // Act
@@ -321,7 +314,7 @@ describe('Journal: failures never throw', () => {
       loadIncident: () => Promise.reject(new Error('disk on fire')),
       saveIncident: () => Promise.reject(new Error('disk on fire')),
     });
-    const logger = new ListLogger();
+    const logger = new WarningLogger();
     const journal = botJournal(logger, broken);
 
     // Act
