@@ -183,6 +183,8 @@ export function proposalOf(report: Report): Report {
     outcome: 'pending',
     action: { kind: report.action.kind, executed: false, reason: report.action.reason },
     timeline: diagnosed,
+    // What the diagnosis had: not what was seen after the restart this proposal comes before.
+    diagnosis: { ...report.diagnosis, evidence: report.diagnosis.evidence.filter((line) => line.at <= proposedAt) },
     timings: { ...(report.timings.detectedMs !== undefined && { detectedMs: report.timings.detectedMs }), diagnosedMs: report.timings.diagnosedMs },
     approval: {
       kind: 'approve',
