@@ -10,7 +10,7 @@ import { SlackConfigError, loadSlackConfig } from '../adapters/slack/secrets.ts'
 import { FileLogSource } from '../adapters/local/log-source.ts';
 import { LocalHostRunner } from '../adapters/local/host-runner.ts';
 import { DEFAULT_BUDGET, type RestartBudget } from '../core/policy.ts';
-import type { Clock, Progress } from '../core/ports.ts';
+import type { Clock, IncidentJournal, Progress } from '../core/ports.ts';
 import type { HostProfile } from '../core/profile.ts';
 import { targetOf } from '../core/profile.ts';
 import { closedAt } from '../core/incident.ts';
@@ -42,13 +42,16 @@ export async function respondLocally(
   // the same callback the Lambda waits on, answered in this process.
   const modes = approver ? approveAll(policy.modes) : policy.modes;
   const journal = deps.journal;
+  const phase: IncidentJournal['phase'] = (at, report) => journal?.phase(at, report) ?? Promise.resolve();
+  // Locally only the terminal can answer: a Slack bot's buttons need the AWS endpoint. Without --approve, nothing
+  // is proposed (approve mode observes, and no "restart anyway" is offered).
   const answering: RespondDeps = approver
     ? {
         ...deps,
         checkpoints: inProcess(deps.clock, (callbackId, timeoutMs) => approver.answer(callbackId, timeoutMs)),
-        journal: { phase: (phase, report) => journal?.phase(phase, report) ?? Promise.resolve(), propose: (report, callbackId) => approver.propose(report, callbackId) },
+        journal: { phase, propose: (report, callbackId) => approver.propose(report, callbackId) },
       }
-    : deps;
+    : { ...deps, journal: { phase } };
   return respond(targetOf(profile), answering, {
     budget,
     ...(modes && { modes }),
