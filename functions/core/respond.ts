@@ -334,7 +334,7 @@ async function act(
       return { locked: false, refusal: 'another remediation of this instance is in progress' };
     }
     // The decision read the restart history before the lock: another run may have restarted the app since (a
-    // rolling fleet remediates minutes after investigating). Under the lock, the history is current.
+    // fleet remediates its later waves minutes after investigating). Under the lock, the history is current.
     // A person's "restart anyway" is the decision: the budget refused already, and that person overrode it.
     const current = deps.state && !forced ? await decideNow(target, diagnosis, evidence, deps, options) : decision;
     const overridable = current.kind === 'none' ? overridableAction(diagnosis, current) : undefined;
