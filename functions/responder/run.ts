@@ -2,6 +2,7 @@
  * One invocation of the responder, wired: parse the event, hand it to the fleet use case (core/respond-fleet.ts) with
  * a journal per instance, and summarize what it did. The handler builds the adapters and calls this.
  */
+import { inProcess } from '../core/checkpoints.ts';
 import { withoutUndefined } from '../core/incident.ts';
 import { respondFleet, type AppLayout, type FleetDeps } from '../core/respond-fleet.ts';
 import { targetAt, type RespondTarget } from '../core/respond.ts';
@@ -41,14 +42,20 @@ export interface IncidentSummary {
  */
 export async function handleEvent(event: unknown, deps: ResponderDeps): Promise<ResponderResult> {
   const { config, clock, logger } = deps;
-  let trigger;
-  try {
-    trigger = parseTrigger(event, { alarmName: config.alarmName, maxAgeSeconds: config.windowSeconds, now: clock.now() });
-  } catch (error) {
-    if (!(error instanceof InputError)) throw error;
-    logger.warn('invalid event', { field: error.field, reason: error.message });
-    return { status: 'invalid', error: error.message };
-  }
+  const checkpoints = deps.checkpoints ?? inProcess(clock);
+  // A step: whether the event is stale depends on the clock, and a durable execution resumed after the alarm window
+  // (a long fleet, a wait for a click) must read its own event as it did when it started.
+  const parsed = await checkpoints.step('trigger', async () => {
+    try {
+      return { trigger: parseTrigger(event, { alarmName: config.alarmName, maxAgeSeconds: config.windowSeconds, now: clock.now() }) };
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      logger.warn('invalid event', { field: error.field, reason: error.message });
+      return { invalid: error.message };
+    }
+  });
+  if (parsed.invalid !== undefined) return { status: 'invalid', error: parsed.invalid };
+  const trigger = parsed.trigger!;
   if (trigger.kind === 'ignored') {
     logger.info('event ignored', { reason: trigger.reason });
     return { status: 'ignored', reason: trigger.reason };
@@ -57,7 +64,7 @@ export async function handleEvent(event: unknown, deps: ResponderDeps): Promise<
   const { store, slack, slackApiUrl } = deps;
   const newJournal = (): Journal =>
     new Journal({ ...(store && { store }), ...(slack && { slack }), ...(slackApiUrl && { slackApiUrl }), logger, now: () => clock.now() });
-  const result = await respondFleet(trigger, { ...deps, newJournal }, {
+  const result = await respondFleet(trigger, { ...deps, checkpoints, newJournal }, {
     layout: layoutOf(config),
     windowMs: config.windowSeconds * 1000,
     verifyMs: config.verifySeconds * 1000,

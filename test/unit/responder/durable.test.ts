@@ -131,6 +131,21 @@ describe('durable incidents: cut off, then resumed from the last checkpoint', ()
     expect(backend.updates.some((update) => update.type === 'WAIT')).toBe(true);
   });
 
+  it('resumed after the alarm window has passed: the replay does not call its own event stale', async () => {
+    // Prepare: the run dies mid-verification, and the service invokes it again 10 minutes later (window: 5 min)
+    const w = world({ before: fixture('crash'), onHost: 'deadline', after: [fixture('healthy-probe')] });
+
+    // Act
+    const { result } = await cutAndResume(w, { script: 'snapshot', what: 'probe', reached: false }, () => {
+      w.clock.ms += 10 * 60_000;
+    });
+
+    // Assess
+    expect(result).toMatchObject({ status: 'handled', incidents: [{ action: 'restart', executed: true }] });
+    expect(remediations(w.fake)).toBe(1);
+    expect(w.notifier.reports).toHaveLength(1);
+  });
+
   it('cut off before the report: the report is sent once, after the resume', async () => {
     // Prepare: the run dies inside its first attempt to publish
     const w = world({ before: fixture('crash'), onHost: 'recovered' });
