@@ -50,7 +50,6 @@ function notDone(approval: Approval): Report {
   return { ...draft(approval), action: { kind: 'none', executed: false, reason: 'nobody approved the restart' }, outcome: 'escalated', finishedAt: '2026-11-24T10:15:03.000Z' };
 }
 
-
 const slack = new FakeSlack();
 let dir: string;
 let store: FileStateStore;

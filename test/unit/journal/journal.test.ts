@@ -50,7 +50,6 @@ function closed(): Report {
 
 // ---------------------------------------------------------------- wiring
 
-
 const slack = new FakeSlack();
 let dir: string;
 let now: number;
