@@ -243,8 +243,10 @@ interface Forced {
  */
 export async function offerOverride(investigation: Investigation, closed: Closed, deps: RespondDeps, options: RespondOptions = {}): Promise<Closed | undefined> {
   const journal = deps.journal;
-  if (!closed.overridable || !journal?.propose) return undefined;
+  if (!closed.overridable) return undefined;
   const checkpoints = deps.checkpoints ?? inProcess(deps.clock);
+  // A step, as in act(): a replay must make the offer only if the first invocation did.
+  if (!journal || !(await checkpoints.step('can-offer', async () => journal.propose !== undefined))) return undefined;
   const action = closed.overridable;
   const reason = closed.report.action.reason;
   const asked = await askPerson('override', action, closed.report, { ...deps, journal, checkpoints }, options);
@@ -310,8 +312,11 @@ async function act(
       message: `dry run: would ${decision.kind} ${target.app} (${decision.reason})`,
     };
   }
+  // A step: whether anyone can answer depends on this invocation's Slack settings (read at cold start), and a replay
+  // must take the branch the first invocation took.
   const mode = forced ? 'auto' : modeFor(options.modes, diagnosis.cause);
-  if (mode === 'observe' || (mode === 'approve' && !deps.journal?.propose)) {
+  const canAsk = mode === 'approve' && (await checkpoints.step('can-ask', async () => deps.journal?.propose !== undefined));
+  if (mode === 'observe' || (mode === 'approve' && !canAsk)) {
     const why = mode === 'observe' ? 'observe mode' : 'approve mode, but nobody can answer here (it needs a Slack bot token, or a terminal): observing';
     return {
       diagnosis,
@@ -480,7 +485,7 @@ async function askPerson(
   });
   const approval: Approval = { kind, action, ...proposed };
   const proposal = { ...report, approval, timeline: mergeEntries(report.timeline, told) };
-  const text = await checkpoints.callback(`${kind}-answer`, (callbackId) => journal.propose!(proposal, callbackId), approvalMs);
+  const text = await checkpoints.callback(`${kind}-answer`, async (callbackId) => journal.propose?.(proposal, callbackId), approvalMs);
   const answer = parseAnswer(text);
   const result = await stepSaying(checkpoints, `${kind}-answered`, told, deps, async (say): Promise<Omit<Asked, 'told'>> => {
     if (!answer) {
